@@ -1,0 +1,52 @@
+# tracklog — `make demo` runs the whole job on the native stack; `make test` runs every test.
+SHELL := /bin/bash
+PY := .venv/bin/python
+TRACKLOG := .venv/bin/tracklog
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: venv stack-build stack-up stack-down stack-status lint test test-unit test-integration bench demo provision clean
+
+venv: .venv/.installed
+.venv/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev,bench]'
+	touch $@
+
+stack-build: venv
+	$(TRACKLOG) stack build
+
+stack-up: venv
+	$(TRACKLOG) stack up
+
+stack-down: venv
+	$(TRACKLOG) stack down
+
+stack-status: venv
+	$(TRACKLOG) stack status
+
+lint: venv
+	$(PY) -m ruff check .
+
+test-unit: venv
+	$(PY) -m pytest -m "not integration" tests/unit
+
+# Builds/installs the servers first (cached under ~/.cache/tracklog), then runs every test; the integration
+# tests start the stack themselves if it is not running, and stop what they started.
+test: venv lint stack-build
+	$(PY) -m pytest tests
+
+test-integration: venv stack-build
+	$(PY) -m pytest tests/integration
+
+bench: venv stack-build
+	$(PY) -m bench
+
+provision: venv
+	$(TRACKLOG) validate && $(TRACKLOG) apply
+
+demo: venv stack-up
+	$(PY) -m demo
+
+clean:
+	rm -rf .venv state build .pytest_cache .ruff_cache

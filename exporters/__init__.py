@@ -1,0 +1,61 @@
+"""tracklog exporters: structured JSON logs to Loki, metrics derived from them for Prometheus, a file agent."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from exporters.formatter import JsonFormatter
+from exporters.handler import LokiHandler
+from exporters.loki.client import LokiClient
+from exporters.metrics import MetricsHandler, RecordMetrics, default_metrics
+from exporters.redact import Redactor
+
+__all__ = [
+    "JsonFormatter", "LokiClient", "LokiHandler", "MetricsHandler", "RecordMetrics", "Redactor", "configure",
+    "default_spool_dir",
+]
+
+
+def default_spool_dir() -> Path:
+    """``$TRACKLOG_SPOOL_DIR``, else ``~/.cache/tracklog/spool``."""
+    return Path(os.environ.get("TRACKLOG_SPOOL_DIR") or Path.home() / ".cache" / "tracklog" / "spool")
+
+
+def configure(
+    service: str,
+    *,
+    env: str | None = None,
+    loki_url: str | None = None,
+    level: int = logging.INFO,
+    logger: logging.Logger | None = None,
+    metrics: bool = True,
+    spool: bool = True,
+    **client_options: object,
+) -> LokiHandler:
+    """Set up a service's logging in one call: JSON records to Loki, derived metrics, the client's own metrics.
+
+    Args:
+        service: the service name (the ``service`` label).
+        env: the ``env`` label (default ``$TRACKLOG_ENV`` or ``dev``).
+        loki_url: default ``$TRACKLOG_LOKI_URL`` or ``http://127.0.0.1:3100``.
+        logger: where to attach the handler (default: the root logger).
+        metrics: feed :class:`RecordMetrics` on the default registry and register ``tracklog_loki_*``.
+        spool: spill to a disk spool under :func:`default_spool_dir` when Loki is down.
+    """
+    from exporters import selfmetrics
+
+    if spool:
+        client_options.setdefault("spool_dir", default_spool_dir())
+        client_options.setdefault("spool_name", service)
+    url = loki_url or os.environ.get("TRACKLOG_LOKI_URL") or "http://127.0.0.1:3100"
+    handler = LokiHandler(url, service=service, env=env, metrics=default_metrics() if metrics else None,
+                          **client_options)  # type: ignore[arg-type]
+    if metrics:
+        selfmetrics.register()
+    target = logger or logging.getLogger()
+    target.addHandler(handler)
+    if target.level == logging.NOTSET or target.level > level:
+        target.setLevel(level)
+    return handler

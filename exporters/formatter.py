@@ -1,0 +1,162 @@
+"""JsonFormatter: turn a stdlib LogRecord into one redacted JSON object, never raising into the caller."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from exporters import schema
+from exporters.redact import Redactor
+
+Event = dict[str, Any]
+Processor = Callable[[logging.LogRecord, Event], Event]
+
+# Attributes every LogRecord has; anything else on a record came from `extra=` and is a field.
+_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message", "asctime", "taskName", schema.FIELDS_ATTR, "tags",
+}
+_LEVELS = {"WARNING": "warn", "CRITICAL": "critical", "ERROR": "error", "INFO": "info", "DEBUG": "debug"}
+
+
+def rfc3339(created: float) -> str:
+    """RFC 3339 UTC with microseconds, e.g. 2026-11-26T22:46:49.123456Z."""
+    seconds = int(created)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int((created - seconds) * 1e6):06d}Z"
+
+
+def _otel_trace_context() -> Processor | None:
+    """A processor adding trace_id/span_id from the active OpenTelemetry span, if OpenTelemetry is installed."""
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        return None
+
+    def add(record: logging.LogRecord, event: Event) -> Event:
+        ctx = trace.get_current_span().get_span_context()
+        if ctx.is_valid and schema.TRACE_ID not in event:
+            event[schema.TRACE_ID] = format(ctx.trace_id, "032x")
+            event[schema.SPAN_ID] = format(ctx.span_id, "016x")
+        return event
+
+    return add
+
+
+class JsonFormatter(logging.Formatter):
+    """A ``logging.Formatter`` that renders each record as one JSON object in tracklog's schema.
+
+    Usable from ``dictConfig`` as ``{"()": "exporters.JsonFormatter", "service": "tracking-api"}``.
+
+    Args:
+        service, env: stamped on every record (default ``$TRACKLOG_SERVICE`` / ``$TRACKLOG_ENV``).
+        log_type: for records that do not say theirs (default ``application``).
+        redactor: a :class:`Redactor`; ``False`` turns redaction off (it is on by default).
+        extra_fields: allow-list of ``extra=`` attribute names to keep; ``None`` keeps all.
+        processors: more callables ``(record, event) -> event``, run before redaction.
+        code_origin_level: records at or above this level carry ``code.function``/``code.filepath``/``code.lineno``.
+    """
+
+    def __init__(
+        self,
+        service: str | None = None,
+        env: str | None = None,
+        log_type: str = schema.APPLICATION,
+        redactor: Redactor | bool | None = None,
+        extra_fields: Iterable[str] | None = None,
+        processors: Iterable[Processor] = (),
+        code_origin_level: int = logging.WARNING,
+        **formatter_kwargs: Any,
+    ) -> None:
+        super().__init__(**formatter_kwargs)
+        self.service = service or os.environ.get("TRACKLOG_SERVICE") or "unknown"
+        self.env = env or os.environ.get("TRACKLOG_ENV") or "dev"
+        if log_type not in schema.LOG_TYPES:
+            raise ValueError(f"log_type must be one of {', '.join(schema.LOG_TYPES)}, got {log_type!r}")
+        self.log_type = log_type
+        self.redactor: Redactor | None = (
+            Redactor() if redactor is None or redactor is True else (redactor or None)
+        )
+        self.extra_fields = frozenset(extra_fields) if extra_fields is not None else None
+        chosen = list(processors)
+        otel = _otel_trace_context()
+        if otel is not None:
+            chosen.insert(0, otel)
+        self.processors = tuple(chosen)
+        self.code_origin_level = code_origin_level
+
+    def event(self, record: logging.LogRecord) -> Event:
+        """The record as a redacted dict in tracklog's schema. Never raises."""
+        try:
+            return self._event(record)
+        except Exception as exc:  # a broken __str__ or processor must not reach the caller
+            return {
+                "timestamp": rfc3339(record.created), "level": "error", "log_type": self.log_type,
+                "service": self.service, "env": self.env, "message": "tracklog: could not format a log record",
+                "tracklog.format_error": f"{type(exc).__name__}: {_safe_str(exc)}",
+                "logger": _safe_str(getattr(record, "name", "")),
+            }
+
+    def _event(self, record: logging.LogRecord) -> Event:
+        try:
+            message = record.getMessage()
+        except Exception as exc:
+            message = f"{_safe_str(record.msg)} (tracklog: bad format args: {type(exc).__name__})"
+        fields: dict[str, Any] = getattr(record, schema.FIELDS_ATTR, None) or {}
+        event: Event = {
+            "timestamp": rfc3339(record.created),
+            "level": _LEVELS.get(record.levelname, record.levelname.lower()),
+            "log_type": fields.get(schema.LOG_TYPE) or getattr(record, "log_type", None) or self.log_type,
+            "service": self.service,
+            "env": self.env,
+            "logger": record.name,
+            "message": message,
+        }
+        for key, value in fields.items():
+            if key != schema.LOG_TYPE:
+                event[key] = value
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_ATTRS and key != "log_type" and (
+                self.extra_fields is None or key in self.extra_fields
+            ):
+                event[key] = value
+        if record.levelno >= self.code_origin_level:
+            event.setdefault(schema.CODE_FUNCTION, record.funcName)
+            event.setdefault(schema.CODE_FILEPATH, record.pathname)
+            event.setdefault(schema.CODE_LINENO, record.lineno)
+        if record.exc_info and record.exc_info[1] is not None:
+            for key, value in schema.error_fields(record.exc_info[1]).items():
+                event.setdefault(key, value)
+        elif record.stack_info:
+            event[schema.STACKTRACE] = record.stack_info
+        for processor in self.processors:
+            event = processor(record, event)
+        if event["log_type"] not in schema.LOG_TYPES:
+            event["log_type"] = self.log_type
+        if self.redactor is not None:
+            event = self.redactor.fields(event)
+        return event
+
+    def render(self, event: Event) -> str:
+        try:
+            return json.dumps(event, ensure_ascii=False, default=_safe_str, separators=(",", ":"))
+        except (TypeError, ValueError) as exc:  # circular structures, non-string keys
+            safe = {str(k): v if isinstance(v, str | int | float | bool | None) else _safe_str(v)
+                    for k, v in event.items()}
+            safe["tracklog.format_error"] = f"{type(exc).__name__}: {exc}"
+            return json.dumps(safe, ensure_ascii=False, separators=(",", ":"))
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.render(self.event(record))
+
+
+def _safe_str(value: object) -> str:
+    try:
+        return str(value)
+    except Exception:
+        try:
+            return repr(value)
+        except Exception:
+            return f"<unprintable {type(value).__name__}>"

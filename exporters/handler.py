@@ -1,0 +1,121 @@
+"""LokiHandler: a logging.Handler whose emit formats and enqueues; the network is the client's sender thread."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+from exporters.formatter import JsonFormatter
+from exporters.loki.client import LokiClient
+from exporters.loki.labels import DEFAULT_LABEL_KEYS, LabelSet, label_set
+from exporters.metrics import RecordMetrics
+
+INTERNAL_LOGGER = "tracklog.internal"
+
+
+class LokiHandler(logging.Handler):
+    """Ship records to Loki as JSON lines with low-cardinality labels.
+
+    Accepts python-logging-loki's arguments (``url``, ``tags``, ``auth``, ``version``), so
+    ``logging_loki.LokiHandler(...)`` becomes ``exporters.LokiHandler(...)`` by changing the import.
+
+    Args:
+        url: Loki's base or push URL; ignored when ``client`` is given.
+        tags: static labels for every stream (python-logging-loki's name); ``extra={"tags": {...}}`` adds per record.
+        auth: ``(user, password)`` for basic auth.
+        version: accepted for compatibility; tracklog always uses Loki's v1 push API.
+        client: a shared :class:`LokiClient` (one per process is best); else one is made from the arguments.
+        label_keys: event fields that become labels (default service, env, log_type, level).
+        metadata_keys: event fields sent as Loki structured metadata too (Loki >= 2.9; e.g. ``trace_id``).
+        flush_timeout: bound on ``flush()``/``close()``.
+        metrics: a :class:`RecordMetrics` fed from the same event (saves a MetricsHandler building it again).
+        client_options: passed to :class:`LokiClient` (``spool_dir``, ``encoding``, ``batch_max_wait``, ...).
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        tags: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        version: str | None = None,
+        *,
+        client: LokiClient | None = None,
+        service: str | None = None,
+        env: str | None = None,
+        level: int = logging.NOTSET,
+        label_keys: Iterable[str] = DEFAULT_LABEL_KEYS,
+        metadata_keys: Iterable[str] = (),
+        flush_timeout: float = 5.0,
+        metrics: RecordMetrics | None = None,
+        **client_options: Any,
+    ) -> None:
+        super().__init__(level)
+        if version == "0":
+            warnings.warn("Loki's v0 push API is gone; tracklog uses v1", DeprecationWarning, stacklevel=2)
+        self.tags = dict(tags or {})
+        self.label_keys = tuple(label_keys)
+        self.metadata_keys = tuple(metadata_keys)
+        self.flush_timeout = flush_timeout
+        self.metrics = metrics
+        self._owns_client = client is None
+        if client is None:
+            client_options.setdefault("flush_timeout", flush_timeout)
+            client = LokiClient(url or os.environ.get("TRACKLOG_LOKI_URL") or "http://127.0.0.1:3100",
+                                auth=auth, **client_options)
+        self.client = client
+        self.setFormatter(JsonFormatter(service=service, env=env))
+        self._labels_cache: dict[tuple[Any, ...], LabelSet] = {}
+        self.format_errors = 0
+        self.addFilter(_not_internal)
+
+    def setFormatter(self, fmt: logging.Formatter | None) -> None:
+        super().setFormatter(fmt)
+        self._json = fmt if isinstance(fmt, JsonFormatter) else None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            if self._json is not None:
+                event = self._json.event(record)
+                line = self._json.render(event)
+                key = tuple(event.get(k) for k in self.label_keys)
+                tags = getattr(record, "tags", None)
+                labels = self._labels_cache.get(key) if not tags else None
+                if labels is None:
+                    labels = self._labels(key, tags)
+                metadata = tuple((k.replace(".", "_"), str(event[k])) for k in self.metadata_keys if k in event)
+                if self.metrics is not None:
+                    self.metrics.observe(event)
+            else:
+                line = self.format(record)
+                labels = self._labels((), getattr(record, "tags", None))
+                metadata = ()
+            self.client.push(labels, int(record.created * 1e9), line, metadata)
+        except Exception:
+            self.format_errors += 1  # counted; the caller's logging call never sees it
+
+    def _labels(self, key: tuple[Any, ...], tags: dict[str, Any] | None) -> LabelSet:
+        values = {**self.tags, **dict(zip(self.label_keys, key, strict=False))}
+        if isinstance(tags, dict):
+            values.update(tags)
+        labels = label_set(values)
+        if not tags and len(self._labels_cache) < 1024:
+            self._labels_cache[key] = labels
+        return labels
+
+    def flush(self) -> None:
+        self.client.flush(self.flush_timeout)
+
+    def close(self) -> None:
+        try:
+            if self._owns_client:
+                self.client.close(self.flush_timeout)
+        finally:
+            super().close()
+
+
+def _not_internal(record: logging.LogRecord) -> bool:
+    """tracklog's own warnings never feed back into Loki through the handler that caused them."""
+    return not record.name.startswith(INTERNAL_LOGGER)

@@ -1,0 +1,1 @@
+"""tracklog provisioning: load tracklog.yaml, render, validate, plan and apply to Grafana and Loki."""

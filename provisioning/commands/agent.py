@@ -1,0 +1,18 @@
+"""Tail log files of other sources and ship them to Loki (the file agent)."""
+
+from __future__ import annotations
+
+import argparse
+
+from provisioning import config
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--once", action="store_true", help="ship what the files hold now, then exit")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from exporters.agent.main import run_agent
+
+    return run_agent(config.load(args.config), once=args.once)

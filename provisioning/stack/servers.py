@@ -1,0 +1,149 @@
+"""What each server of the native stack is: where its binary comes from, how it starts, how it says it is ready."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from provisioning.config import Config
+from provisioning.errors import StackError
+
+
+def read_versions(stack_dir: Path) -> dict[str, str]:
+    """Read the pinned versions from ``stack/versions.env`` (the one place they are pinned)."""
+    versions: dict[str, str] = {}
+    for line in (stack_dir / "versions.env").read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            versions[key.strip()] = value.strip().strip('"')
+    return versions
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where a server's rendered config, data, log and pid file live."""
+
+    root: Path
+
+    def of(self, server: str) -> Path:
+        return self.root / server
+
+    def log(self, server: str) -> Path:
+        return self.root / "logs" / f"{server}.log"
+
+    def pid(self, server: str) -> Path:
+        return self.root / "run" / f"{server}.pid"
+
+
+@dataclass(frozen=True)
+class Server:
+    """One server: how to get its binary, the arguments it starts with, and its readiness URL."""
+
+    name: str
+    url: str
+    ready_path: str
+    version: str
+    locate: Callable[[], str]
+    arguments: Callable[[str, Paths], list[str]]
+    version_path: str = ""
+
+    def ready_url(self) -> str:
+        return self.url + self.ready_path
+
+
+def _apt_binary(binary: str, package: str) -> Callable[[], str]:
+    def locate() -> str:
+        found = shutil.which(binary)
+        if found:
+            return found
+        if os.geteuid() != 0:
+            raise StackError(
+                f"{binary} is missing: install the Debian package '{package}' (sudo apt-get install {package})"
+            )
+        print(f"stack: installing Debian package {package} ...", file=sys.stderr, flush=True)
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        result = subprocess.run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", package],
+            env=env, capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, check=False)
+            result = subprocess.run(
+                ["apt-get", "install", "-y", "-q", "--no-install-recommends", package],
+                env=env, capture_output=True, text=True, check=False,
+            )
+        found = shutil.which(binary)
+        if result.returncode != 0 or not found:
+            raise StackError(f"apt-get install {package} failed: {result.stderr.strip()[-500:]}")
+        return found
+
+    return locate
+
+
+def _built_binary(script: Path) -> Callable[[], str]:
+    def locate() -> str:
+        result = subprocess.run(["bash", str(script)], stdout=subprocess.PIPE, text=True, check=False)
+        lines = result.stdout.strip().splitlines()
+        if result.returncode != 0 or not lines or not Path(lines[-1]).is_file():
+            raise StackError(f"{script} failed (exit {result.returncode}); its output above names the build log")
+        return lines[-1]
+
+    return locate
+
+
+def servers(config: Config) -> list[Server]:
+    """The servers of the native stack, in start order."""
+    stack_dir = config.root / "stack"
+    versions = read_versions(stack_dir)
+    ports = config.stack.ports
+    return [
+        Server(
+            name="loki",
+            url=f"http://127.0.0.1:{ports['loki']}",
+            ready_path="/ready",
+            version=versions.get("LOKI_VERSION", "?"),
+            version_path="/loki/api/v1/status/buildinfo",
+            locate=_built_binary(stack_dir / "build" / "loki.sh"),
+            arguments=lambda binary, paths: [
+                binary, f"-config.file={paths.of('loki') / 'loki.yaml'}",
+            ],
+        ),
+        Server(
+            name="prometheus",
+            url=f"http://127.0.0.1:{ports['prometheus']}",
+            ready_path="/-/ready",
+            version=versions.get("PROMETHEUS_VERSION", "?"),
+            version_path="/api/v1/status/buildinfo",
+            locate=_apt_binary("prometheus", "prometheus"),
+            arguments=lambda binary, paths: [
+                binary,
+                f"--config.file={paths.of('prometheus') / 'prometheus.yml'}",
+                f"--storage.tsdb.path={paths.of('prometheus') / 'data'}",
+                f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
+                "--web.enable-remote-write-receiver",
+                "--web.enable-lifecycle",
+                "--storage.tsdb.retention.time=15d",
+            ],
+        ),
+        Server(
+            name="alertmanager",
+            url=f"http://127.0.0.1:{ports['alertmanager']}",
+            ready_path="/-/ready",
+            version=versions.get("ALERTMANAGER_VERSION", "?"),
+            version_path="/api/v2/status",
+            locate=_apt_binary("prometheus-alertmanager", "prometheus-alertmanager"),
+            arguments=lambda binary, paths: [
+                binary,
+                f"--config.file={paths.of('alertmanager') / 'alertmanager.yml'}",
+                f"--storage.path={paths.of('alertmanager') / 'data'}",
+                f"--web.listen-address=127.0.0.1:{ports['alertmanager']}",
+                "--cluster.listen-address=",
+            ],
+        ),
+    ]
