@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from exporters import schema
+from exporters.context import add_bound_fields
 from exporters.redact import Redactor
 
 Event = dict[str, Any]
@@ -80,7 +81,7 @@ class JsonFormatter(logging.Formatter):
             Redactor() if redactor is None or redactor is True else (redactor or None)
         )
         self.extra_fields = frozenset(extra_fields) if extra_fields is not None else None
-        chosen = list(processors)
+        chosen = [add_bound_fields, *processors]
         otel = _otel_trace_context()
         if otel is not None:
             chosen.insert(0, otel)

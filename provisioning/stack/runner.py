@@ -19,6 +19,8 @@ from provisioning.config import Config
 from provisioning.errors import StackError
 from provisioning.stack.servers import Paths, Server, servers
 
+# Files that tracklog itself changes while the stack runs (Loki's runtime overrides): written once, then kept.
+KEEP_IF_EXISTS = frozenset({"runtime.yaml"})
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -79,6 +81,8 @@ class Stack:
         for path in sorted(source.rglob("*")):
             if path.is_file():
                 out = target / path.relative_to(source)
+                if path.name in KEEP_IF_EXISTS and out.exists():
+                    continue
                 out.parent.mkdir(parents=True, exist_ok=True)
                 _write_atomically(out, expand(path.read_text(encoding="utf-8"), values))
 

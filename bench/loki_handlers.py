@@ -1,0 +1,159 @@
+"""Benchmark: tracklog's LokiHandler against python-logging-loki and loki-logger-handler, into the real Loki.
+
+Each handler runs in its own process (recommended mode, same records), side by side in one run, through the same
+counting proxy; the proxy injects the failure of each scenario. A plain FileHandler writing the same JSON is the
+anchor for the caller's time per call. Ratios, not absolute times, are what to compare: the machine is shared.
+
+    python -m bench loki            # all scenarios, 100,000 records healthy / 5,000 per failure scenario
+    python -m bench loki --quick    # 10,000 / 1,000, for a first look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from bench.faultproxy import FaultProxy
+
+HANDLERS = ("tracklog", "tracklog-json", "loki-logger-handler", "python-logging-loki", "stream-file")
+# name: (proxy mode, seconds it lasts, logging rate per second); "hung" lasts for good.
+SCENARIOS = {
+    "healthy": ("forward", 0, 0),
+    "down": ("down", 10, 500),
+    "429": ("429", 10, 500),
+    "503": ("503", 10, 500),
+    "hung": ("hung", float("inf"), 500),
+}
+EXIT_LIMIT_S = 90
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def count_in_loki(loki_url: str, service: str) -> int:
+    answer = requests.get(f"{loki_url}/loki/api/v1/query", params={
+        "query": f'sum(count_over_time({{service="{service}"}}[3h]))', "time": time.time_ns() + 10**9,
+    }, timeout=60)
+    answer.raise_for_status()
+    result = answer.json()["data"]["result"]
+    return int(float(result[0]["value"][1])) if result else 0
+
+
+def wait_for_count(loki_url: str, service: str, expected: int, settle_s: float = 12.0) -> tuple[int, float]:
+    """Poll until the count reaches ``expected`` or stops growing for ``settle_s``; (count, time it got there)."""
+    last, last_change = -1, time.monotonic()
+    reached_at = time.monotonic()
+    while True:
+        count = count_in_loki(loki_url, service)
+        now = time.monotonic()
+        if count != last:
+            last, last_change, reached_at = count, now, now
+        if count >= expected or now - last_change > settle_s:
+            return count, reached_at
+        time.sleep(0.5)
+
+
+def run_one(handler: str, scenario: str, records: int, loki_url: str, spool: Path) -> dict:
+    mode, seconds, rate = SCENARIOS[scenario]
+    service = f"bench-{handler}-{scenario}-{time.time_ns() % 10**8}"
+    proxy = FaultProxy(loki_url)
+    if mode != "forward":
+        proxy.fail(mode, seconds)
+    started = time.monotonic()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "bench.worker", "--handler", handler, "--url", proxy.url, "--service", service,
+         "--records", str(records), "--rate", str(rate), "--spool-dir", str(spool)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    assert worker.stdout is not None
+    stats = json.loads(worker.stdout.readline() or "{}")
+    logged_at = time.monotonic()
+    try:
+        worker.wait(timeout=EXIT_LIMIT_S)
+        exit_s: float | str = round(time.monotonic() - logged_at, 2)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+        exit_s = f">{EXIT_LIMIT_S} (killed)"
+    requests_sent = proxy.requests
+    proxy.close()
+    if handler == "stream-file":
+        delivered = sum(1 for _ in open(spool / f"{service}.jsonl", encoding="utf-8"))
+        done_at = time.monotonic()
+    else:
+        delivered, done_at = wait_for_count(loki_url, service, records)
+    row = {
+        "handler": handler, "scenario": scenario, "records": records, **stats,
+        "delivered": delivered, "lost": records - delivered, "requests": requests_sent, "exit_s": exit_s,
+        "delivered_per_s": round(delivered / max(done_at - started, 1e-6)) if scenario == "healthy" else None,
+    }
+    if handler.startswith("tracklog") and row["lost"] and mode == "hung":
+        # tracklog spooled what the hung Loki never took; a restarted process replays it. Count that too.
+        row["after_restart"] = replay_spool(handler, service, loki_url, spool, records)
+    return row
+
+
+def replay_spool(handler: str, service: str, loki_url: str, spool: Path, records: int) -> int:
+    subprocess.run(
+        [sys.executable, "-m", "bench.worker", "--handler", handler, "--url", loki_url, "--service", service,
+         "--records", "0", "--spool-dir", str(spool)],
+        cwd=ROOT, capture_output=True, timeout=120, check=False,
+    )
+    return wait_for_count(loki_url, service, records)[0]
+
+
+def table(rows: list[dict]) -> str:
+    anchor = {r["scenario"]: r["call_median_us"] for r in rows if r["handler"] == "stream-file"}
+    plain = {r["scenario"]: r.get("delivered_per_s") for r in rows if r["handler"] == "python-logging-loki"}
+    out = ["| scenario | handler | delivered/s | × python-logging-loki | call median µs | call p99 µs | "
+           "× FileHandler (median) | requests | lost | exit s | peak RSS MB |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        ratio = ""
+        if r.get("delivered_per_s") and plain.get(r["scenario"]):
+            ratio = f"{r['delivered_per_s'] / plain[r['scenario']]:.1f}"
+        file_ratio = f"{r['call_median_us'] / anchor[r['scenario']]:.2f}" if anchor.get(r["scenario"]) else ""
+        lost = str(r["lost"]) + (f" (0 after restart: {r['after_restart']})" if "after_restart" in r else "")
+        out.append(
+            f"| {r['scenario']} | {r['handler']} | {r.get('delivered_per_s') or ''} | {ratio} | "
+            f"{r['call_median_us']:.1f} | {r['call_p99_us']:.1f} | {file_ratio} | {r['requests']} | {lost} | "
+            f"{r['exit_s']} | {r['peak_rss_mb']:.0f} |"
+        )
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench loki", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--loki", default="http://127.0.0.1:3100")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--handlers", default=",".join(HANDLERS))
+    parser.add_argument("--json", help="also write the rows here")
+    args = parser.parse_args(argv)
+    healthy_n, failure_n = (10_000, 1_000) if args.quick else (100_000, 5_000)
+    rows = []
+    spool_root = Path(tempfile.mkdtemp(prefix="tracklog-bench-"))
+    try:
+        for scenario in args.scenarios.split(","):
+            for handler in args.handlers.split(","):
+                spool = spool_root / f"{handler}-{scenario}"
+                row = run_one(handler, scenario, healthy_n if scenario == "healthy" else failure_n, args.loki, spool)
+                rows.append(row)
+                print(json.dumps(row), file=sys.stderr, flush=True)
+    finally:
+        shutil.rmtree(spool_root, ignore_errors=True)
+    print(table(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Framework glue, imported only when used: ASGI, WSGI/Flask, structlog."""
