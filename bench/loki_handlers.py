@@ -84,7 +84,7 @@ def run_one(handler: str, scenario: str, records: int, loki_url: str, spool: Pat
     requests_sent = proxy.requests
     proxy.close()
     if handler == "stream-file":
-        delivered = sum(1 for _ in open(spool / f"{service}.jsonl", encoding="utf-8"))
+        delivered = len((spool / f"{service}.jsonl").read_text(encoding="utf-8").splitlines())
         done_at = time.monotonic()
     else:
         delivered, done_at = wait_for_count(loki_url, service, records)
@@ -111,8 +111,8 @@ def replay_spool(handler: str, service: str, loki_url: str, spool: Path, records
 def table(rows: list[dict]) -> str:
     anchor = {r["scenario"]: r["call_median_us"] for r in rows if r["handler"] == "stream-file"}
     plain = {r["scenario"]: r.get("delivered_per_s") for r in rows if r["handler"] == "python-logging-loki"}
-    out = ["| scenario | handler | delivered/s | × python-logging-loki | call median µs | call p99 µs | "
-           "× FileHandler (median) | requests | lost | exit s | peak RSS MB |",
+    out = ["| scenario | handler | delivered/s | x python-logging-loki | call median µs | call p99 µs | "
+           "x FileHandler (median) | requests | lost | exit s | peak RSS MB |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         ratio = ""

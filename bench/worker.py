@@ -17,7 +17,7 @@ from queue import Queue
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from exporters import JsonFormatter, LokiHandler, schema  # noqa: E402
+from exporters import JsonFormatter, LokiHandler, schema
 
 
 def make_handler(kind: str, url: str, service: str, spool_dir: str) -> logging.Handler:

@@ -89,10 +89,11 @@ class WebhookReceiver:
     """A real HTTP server that records JSON bodies POSTed to it (Alertmanager's webhook receiver)."""
 
     def __init__(self, port: int = 0) -> None:
-        received: list[dict] = self.received = []
+        self.received: list[dict] = []
+        received = self.received
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 received.append(json.loads(body or b"{}"))
                 self.send_response(200)

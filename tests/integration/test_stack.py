@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
 import requests
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
@@ -18,7 +19,8 @@ def test_status_reports_every_server_healthy_with_its_version(stack: Stack) -> N
     assert set(statuses) == {"loki", "prometheus", "alertmanager"}
     for status in statuses.values():
         assert status.healthy, status
-        assert status.version and status.version != "?"
+        assert status.version
+        assert status.version != "?"
     assert statuses["prometheus"].version.startswith("2.42")
 
 
@@ -33,7 +35,8 @@ def test_down_stops_exactly_what_up_started_and_up_brings_it_back(stack: Stack) 
     assert before.pid is not None, "alertmanager was not started by this stack; cannot test down/up on it"
     others = {s.name: s.pid for s in stack.status() if s.name != "alertmanager"}
     assert stack.down(["alertmanager"]) == ["alertmanager"]
-    assert not os.path.exists(f"/proc/{before.pid}") or "zombie" in open(f"/proc/{before.pid}/status").read()
+    status_file = Path(f"/proc/{before.pid}/status")
+    assert not status_file.exists() or "zombie" in status_file.read_text()
     assert {s.name: s.pid for s in stack.status() if s.name != "alertmanager"} == others
     (after,) = stack.up(["alertmanager"])
     assert after.healthy
@@ -47,7 +50,8 @@ def test_loki_takes_a_pushed_line_and_returns_it(loki_url: str) -> None:
                          "values": [[str(now), json.dumps({"message": marker, "n": 1})]]}]}
     answer = requests.post(f"{loki_url}/loki/api/v1/push", json=body, timeout=10)
     assert answer.status_code == 204, answer.text
-    lines = wait_for(lambda: loki_lines(loki_url, '{service="stack-test"} |= "' + marker + '"'), what="the line in Loki")
+    query = '{service="stack-test"} |= "' + marker + '"'
+    lines = wait_for(lambda: loki_lines(loki_url, query), what="the line in Loki")
     assert json.loads(lines[0])["message"] == marker
     parsed = wait_for(lambda: loki_lines(loki_url, '{service="stack-test"} | json | n="1" |= "' + marker + '"'),
                       what="the line through | json")
@@ -74,7 +78,7 @@ def test_prometheus_scrapes_a_target_served_by_the_test(prometheus_url: str, scr
     registry = CollectorRegistry()
     value = time.time() % 1000
     Gauge("tracklog_stack_test_value", "A value only this test serves.", registry=registry).set(value)
-    server, thread = start_http_server(0, addr="127.0.0.1", registry=registry)
+    server, _thread = start_http_server(0, addr="127.0.0.1", registry=registry)
     port = server.server_address[1]
     target = scrape_target_dir / f"stack-test-{os.getpid()}.json"
     target.write_text(json.dumps([{"targets": [f"127.0.0.1:{port}"], "labels": {"service": "stack-test"}}]))
