@@ -143,8 +143,10 @@ class LokiClient:
             self._queue_bytes += size
             self.stats.accepted += 1
             if not self._oldest_enqueued:
+                # The queue was empty, so the sender sleeps without a deadline: wake it to start the age clock.
                 self._oldest_enqueued = time.monotonic()
-            if self._queue_bytes >= self.batch_max_bytes:
+                self._cond.notify()
+            elif self._queue_bytes >= self.batch_max_bytes:
                 self._cond.notify()
         if self._thread is None:
             self._start()

@@ -10,7 +10,7 @@ from provisioning.stack import Stack
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["up", "down", "status", "logs", "build"])
+    parser.add_argument("action", choices=["up", "down", "status", "logs", "build", "compose-config"])
     parser.add_argument("servers", nargs="*", help="only these servers (default: all; `logs` takes one)")
     parser.add_argument("--follow", "-f", action="store_true", help="logs: keep printing new lines")
     parser.add_argument("--output", choices=["text", "json"], default="text")
@@ -22,6 +22,9 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "build":
         for name, path in stack.build().items():
             print(f"{name}\t{path}")
+        return 0
+    if args.action == "compose-config":
+        print(stack.compose_config(stack.config.root / "build" / "compose"))
         return 0
     if args.action == "down":
         stack.down(args.servers)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import requests
 
-from provisioning.config import Config
+from provisioning.config import DEFAULT_PORTS, Config
 from provisioning.errors import StackError
 from provisioning.stack.servers import Paths, Server, servers
 
@@ -73,11 +73,12 @@ class Stack:
         """Make sure every binary exists (apt installs, Go builds); return name -> binary path."""
         return {server.name: server.locate() for server in self.servers}
 
-    def render(self, server: Server) -> None:
+    def render(self, server: Server, target: Path | None = None, values: dict[str, str] | None = None) -> Path:
+        """Fill the server's config templates from stack/<name>/ into its state directory (or ``target``)."""
         source = self.config.root / "stack" / server.name
-        target = self.paths.of(server.name)
+        target = target or self.paths.of(server.name)
         target.mkdir(parents=True, exist_ok=True)
-        values = self.placeholders()
+        values = values if values is not None else self.placeholders()
         for path in sorted(source.rglob("*")):
             if path.is_file():
                 out = target / path.relative_to(source)
@@ -85,6 +86,19 @@ class Stack:
                     continue
                 out.parent.mkdir(parents=True, exist_ok=True)
                 _write_atomically(out, expand(path.read_text(encoding="utf-8"), values))
+        return target
+
+    def compose_config(self, out_dir: Path) -> Path:
+        """Render the same templates for docker-compose: containers reach each other by service name."""
+        values = {
+            "TRACKLOG_STATE": "/data", "LISTEN_ADDRESS": "0.0.0.0",
+            "LOKI_HOST": "loki", "PROMETHEUS_HOST": "prometheus", "ALERTMANAGER_HOST": "alertmanager",
+            "ALERT_WEBHOOK_URL": "http://host.docker.internal:9099/alerts",
+            **{f"{name.upper()}_PORT": str(port) for name, port in DEFAULT_PORTS.items()},
+        }
+        for server in self.servers:
+            self.render(server, out_dir / server.name, values)
+        return out_dir
 
     def up(self, only: list[str] | None = None) -> list[Status]:
         """Start each server that is not running yet and wait until all are ready."""

@@ -225,3 +225,17 @@ def test_label_names_are_sanitized():
     assert sanitize_name("http.route") == "http_route"
     assert sanitize_name("9lives") == "_9lives"
     assert render(label_set({"a-b": "x", "empty": ""})) == '{a_b="x"}'
+
+
+def test_a_batch_goes_out_by_age_without_anyone_calling_flush():
+    fake = FakeTransport()
+    client = make(fake, batch_max_wait=0.05)
+    client.push(LABELS, 1, "first")
+    deadline = time.monotonic() + 5
+    while not fake.accepted and time.monotonic() < deadline:
+        time.sleep(0.01)
+    client.push(LABELS, 2, "after an idle sender")
+    while len(fake.accepted) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fake.lines() == ["first", "after an idle sender"]
+    client.close()
