@@ -91,7 +91,7 @@ class Stack:
     def compose_config(self, out_dir: Path) -> Path:
         """Render the same templates for docker-compose: containers reach each other by service name."""
         values = {
-            "TRACKLOG_STATE": "/data", "LISTEN_ADDRESS": "0.0.0.0",
+            "TRACKLOG_STATE": "/data", "LISTEN_ADDRESS": "0.0.0.0",  # noqa: S104 - inside its container
             "LOKI_HOST": "loki", "PROMETHEUS_HOST": "prometheus", "ALERTMANAGER_HOST": "alertmanager",
             "ALERT_WEBHOOK_URL": "http://host.docker.internal:9099/alerts",
             **{f"{name.upper()}_PORT": str(port) for name, port in DEFAULT_PORTS.items()},
