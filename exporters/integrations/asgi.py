@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -21,9 +22,11 @@ class TracklogMiddleware:
     request or made, bound to every record logged while handling it, and returned in the response headers.
     """
 
-    def __init__(self, app: ASGIApp, logger: logging.Logger | None = None) -> None:
+    def __init__(self, app: ASGIApp, logger: logging.Logger | None = None,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         self.app = app
         self.logger = logger or logging.getLogger("tracklog.http")
+        self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope.get("type") != "http":
@@ -33,7 +36,7 @@ class TracklogMiddleware:
         client = scope.get("client")
         request = RequestLog.start(self.logger, scope.get("method", "GET"), scope.get("path", ""),
                                    client[0] if client else None, headers.get("x-request-id"),
-                                   headers.get("traceparent"))
+                                   headers.get("traceparent"), self.clock)
         status = 500
 
         async def send_with_ids(message: dict[str, Any]) -> None:

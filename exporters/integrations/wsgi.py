@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -19,14 +20,16 @@ class TracklogMiddleware:
     else ``unmatched``, so raw paths never become metric labels.
     """
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], logger: logging.Logger | None = None) -> None:
+    def __init__(self, app: Callable[..., Iterable[bytes]], logger: logging.Logger | None = None,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         self.app = app
         self.logger = logger or logging.getLogger("tracklog.http")
+        self.clock = clock
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = RequestLog.start(self.logger, environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", ""),
                                    environ.get("REMOTE_ADDR"), environ.get("HTTP_X_REQUEST_ID"),
-                                   environ.get("HTTP_TRACEPARENT"))
+                                   environ.get("HTTP_TRACEPARENT"), self.clock)
         status = [500]
 
         def start_with_ids(code: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
