@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -142,10 +143,10 @@ class JsonFormatter(logging.Formatter):
 
     def render(self, event: Event) -> str:
         try:
-            return json.dumps(event, ensure_ascii=False, default=_safe_str, separators=(",", ":"))
-        except (TypeError, ValueError) as exc:  # circular structures, non-string keys
-            safe = {str(k): v if isinstance(v, str | int | float | bool | None) else _safe_str(v)
-                    for k, v in event.items()}
+            return json.dumps(event, ensure_ascii=False, default=_safe_str, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as exc:  # circular structures, non-string keys, NaN (not JSON; breaks `| json`)
+            safe = {str(k): v if isinstance(v, str | int | bool | None) or (isinstance(v, float) and math.isfinite(v))
+                    else _safe_str(v) for k, v in event.items()}
             safe["tracklog.format_error"] = f"{type(exc).__name__}: {exc}"
             return json.dumps(safe, ensure_ascii=False, separators=(",", ":"))
 

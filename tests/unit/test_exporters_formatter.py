@@ -1,0 +1,190 @@
+"""JsonFormatter, redaction and the schema helpers: the shape of a record, and that nothing ever raises."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import logging.config
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from exporters import JsonFormatter, LokiHandler, Redactor, context, schema
+from exporters.redact import luhn_valid
+from exporters.testing import FakeTransport
+
+
+def capture(formatter: JsonFormatter | None = None) -> tuple[logging.Logger, io.StringIO]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter or JsonFormatter(service="api", env="test"))
+    logger = logging.getLogger(f"unit.{id(stream)}")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    return logger, stream
+
+
+def records(stream: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_a_record_has_the_schema_fields():
+    log, out = capture()
+    schema.http_request(log, route="/orders/{id}", method="post", status=503, duration_s=0.25, path="/orders/9")
+    (r,) = records(out)
+    assert r["log_type"] == "application"
+    assert r["level"] == "error"
+    assert r["service"] == "api"
+    assert r["env"] == "test"
+    assert r["http.request.method"] == "POST"
+    assert r["http.response.status_code"] == 503
+    assert r["http.route"] == "/orders/{id}"
+    assert r["timestamp"].endswith("Z")
+    assert r["code.function"] == "test_a_record_has_the_schema_fields"  # where the helper was called
+
+
+@pytest.mark.parametrize(("helper", "kwargs", "log_type"), [
+    (schema.login_attempt, {"user_id": "u", "outcome": "failure", "client_address": "1.2.3.4"}, "security"),
+    (schema.permission_change, {"actor": "a", "target": "b", "role": "admin", "before": "x", "after": "y"}, "audit"),
+    (schema.user_action, {"user_id": "u", "action": "open_map"}, "audit"),
+    (schema.lifecycle, {"phase": "start"}, "system"),
+    (schema.resource_usage, {"cpu": 0.1, "memory_bytes": 1, "open_files": 3, "threads": 2}, "system"),
+    (schema.db_query, {"statement": "select 1", "duration_s": 0.1}, "application"),
+])
+def test_each_helper_logs_its_log_type(helper, kwargs, log_type):
+    log, out = capture()
+    helper(log, **kwargs)
+    assert records(out)[0]["log_type"] == log_type
+
+
+def test_sql_is_logged_as_its_fingerprint():
+    assert schema.fingerprint_sql("SELECT * FROM t WHERE a = 'x''y' AND b IN (1, 2, 3) AND c=4.5") == \
+        "SELECT * FROM t WHERE a = ? AND b IN (?) AND c=?"
+
+
+def test_exceptions_carry_type_origin_and_stack():
+    log, out = capture()
+    try:
+        {}["missing"]
+    except KeyError:
+        log.exception("lookup failed")
+    (r,) = records(out)
+    assert r["error.type"] == "KeyError"
+    assert r["code.function"] == "test_exceptions_carry_type_origin_and_stack"
+    assert "Traceback" in r["exception.stacktrace"]
+
+
+def test_bound_context_fields_reach_every_record_inside_the_block():
+    log, out = capture()
+    with context.bound(trace_id="a" * 32, **{"order.id": "o-1"}):
+        log.info("inside")
+    log.info("outside")
+    inside, outside = records(out)
+    assert inside["trace_id"] == "a" * 32
+    assert inside["order.id"] == "o-1"
+    assert "trace_id" not in outside
+
+
+def test_dict_config_builds_the_formatter():
+    logging.config.dictConfig({
+        "version": 1, "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "exporters.JsonFormatter", "service": "from-dictconfig"}},
+        "handlers": {"mem": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
+        "loggers": {"dictconfig.test": {"handlers": ["mem"], "level": "INFO", "propagate": False}},
+    })
+    handler = logging.getLogger("dictconfig.test").handlers[0]
+    assert isinstance(handler.formatter, JsonFormatter)
+    assert handler.formatter.service == "from-dictconfig"
+
+
+@pytest.mark.parametrize(("text", "secret"), [
+    ("mail anna@example.org now", "anna@example.org"),
+    ("card 4111-1111-1111-1111 ok", "4111-1111-1111-1111"),
+    ("GET /x?password=hunter2&x=1", "hunter2"),
+    ("Authorization: Bearer abc.def-ghi_123", "abc.def-ghi_123"),
+    ("redis://user:s3cret@cache:6379/0", "s3cret"),
+    ("api_key: 'ZZ99XX88'", "ZZ99XX88"),
+    ("call +14155552671 please", "+14155552671"),
+    ("call (030) 1234-5678 please", "1234-5678"),
+])
+def test_redaction_masks_sensitive_values(text, secret):
+    assert secret not in Redactor().text(text)
+
+
+def test_redaction_leaves_ordinary_numbers_alone():
+    r = Redactor()
+    assert r.text("order 1234567890123 took 250ms") == "order 1234567890123 took 250ms"  # fails Luhn
+    assert r.text("2026-11-26T12:00:00Z status 200") == "2026-11-26T12:00:00Z status 200"
+
+
+def test_redaction_masks_known_field_names_recursively():
+    out = Redactor().fields({"user": {"password": "x", "name": "n"}, "headers": [{"Authorization": "t"}]})
+    assert out == {"user": {"password": "[REDACTED]", "name": "n"}, "headers": [{"Authorization": "[REDACTED]"}]}
+
+
+def test_luhn():
+    assert luhn_valid("4539148803436467")
+    assert not luhn_valid("4539148803436468")
+
+
+def _reject_non_json(token: str) -> None:
+    raise AssertionError(f"{token} is not JSON; Loki's | json would fail on it")
+
+
+class _Evil:
+    def __str__(self) -> str:
+        raise RuntimeError("boom")
+
+    __repr__ = __str__
+
+
+values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.binary()
+    | st.builds(_Evil) | st.just(float("nan")),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(msg=st.one_of(st.text(), st.builds(_Evil), values), args=st.lists(values, max_size=3),
+       extra=st.dictionaries(st.text(min_size=1, max_size=12).filter(lambda k: k not in logging.LogRecord(
+           "", 0, "", 0, "", (), None).__dict__ and k not in ("message", "asctime")), values, max_size=4))
+def test_formatting_never_raises_and_always_renders_one_json_object(msg, args, extra):
+    formatter = JsonFormatter(service="fuzz")
+    record = logging.LogRecord("fuzz", logging.WARNING, __file__, 1, msg, tuple(args) or None, None)
+    record.__dict__.update(extra)
+    line = formatter.format(record)
+    assert isinstance(json.loads(line, parse_constant=_reject_non_json), dict)
+    assert "\n" not in line
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_redaction_never_raises_and_is_idempotent(text):
+    r = Redactor()
+    once = r.text(text)
+    assert r.text(once) == once
+
+
+def test_the_handler_never_raises_into_the_caller():
+    fake = FakeTransport()
+    handler = LokiHandler(transport=fake, service="x", batch_max_wait=0.05)
+    log = logging.getLogger("unit.never-raises")
+    log.handlers[:] = [handler]
+    log.propagate = False
+    log.error("%s %d", "too", "few-and-wrong")  # bad format args
+    log.error(_Evil())
+    assert handler.client.flush(5)
+    assert len(fake.lines()) == 2
+    handler.close()
+
+
+def test_python_logging_loki_arguments_are_accepted():
+    handler = LokiHandler(url="http://loki:3100/loki/api/v1/push", tags={"application": "tracking"},
+                          auth=("user", "pass"), version="1", transport=FakeTransport())
+    assert handler.tags == {"application": "tracking"}
+    handler.close()
