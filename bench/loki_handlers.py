@@ -24,15 +24,17 @@ import requests
 from bench.faultproxy import FaultProxy
 
 HANDLERS = ("tracklog", "tracklog-json", "loki-logger-handler", "python-logging-loki", "stream-file")
-# name: (proxy mode, seconds it lasts, logging rate per second); "hung" lasts for good.
+# name: (proxy mode, share of the logging time it lasts); "hung" lasts for good. Failure runs log at a steady rate
+# for FAILURE_LOG_SECONDS, so an outage starts and ends while the service is still logging, as in production.
 SCENARIOS = {
-    "healthy": ("forward", 0, 0),
-    "down": ("down", 10, 500),
-    "429": ("429", 10, 500),
-    "503": ("503", 10, 500),
-    "hung": ("hung", float("inf"), 500),
+    "healthy": ("forward", 0.0),
+    "down": ("down", 0.6),
+    "429": ("429", 0.6),
+    "503": ("503", 0.6),
+    "hung": ("hung", float("inf")),
 }
-EXIT_LIMIT_S = 90
+FAILURE_LOG_SECONDS = 8.0
+EXIT_LIMIT_S = 300
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -60,7 +62,9 @@ def wait_for_count(loki_url: str, service: str, expected: int, settle_s: float =
 
 
 def run_one(handler: str, scenario: str, records: int, loki_url: str, spool: Path) -> dict:
-    mode, seconds, rate = SCENARIOS[scenario]
+    mode, share = SCENARIOS[scenario]
+    rate = 0.0 if mode == "forward" else records / FAILURE_LOG_SECONDS
+    seconds = share * FAILURE_LOG_SECONDS
     service = f"bench-{handler}-{scenario}-{time.time_ns() % 10**8}"
     proxy = FaultProxy(loki_url)
     if mode != "forward":
@@ -93,8 +97,8 @@ def run_one(handler: str, scenario: str, records: int, loki_url: str, spool: Pat
         "delivered": delivered, "lost": records - delivered, "requests": requests_sent, "exit_s": exit_s,
         "delivered_per_s": round(delivered / max(done_at - started, 1e-6)) if scenario == "healthy" else None,
     }
-    if handler.startswith("tracklog") and row["lost"] and mode == "hung":
-        # tracklog spooled what the hung Loki never took; a restarted process replays it. Count that too.
+    if handler.startswith("tracklog") and row["lost"]:
+        # tracklog spooled what Loki had not taken by exit; a restarted process replays it. Count that too.
         row["after_restart"] = replay_spool(handler, service, loki_url, spool, records)
     return row
 

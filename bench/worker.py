@@ -33,7 +33,7 @@ def make_handler(kind: str, url: str, service: str, spool_dir: str) -> logging.H
 
         # The package's non-blocking mode, as its README recommends: a queue handler with a listener thread.
         handler: logging.Handler = logging_loki.LokiQueueHandler(Queue(-1), url=push, tags=tags, version="1")
-        handler.handler.setFormatter(formatter)  # type: ignore[attr-defined]
+        handler.setFormatter(formatter)  # QueueHandler.prepare() formats on the caller's thread: same JSON as ours
         return handler
     if kind == "loki-logger-handler":
         from loki_logger_handler.loki_logger_handler import LokiLoggerHandler
@@ -87,7 +87,11 @@ def main() -> None:
         "call_max_us": times[-1] / 1000,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }), flush=True)
-    # Exit as a service would: logging.shutdown() at interpreter exit flushes (or not) each handler.
+    # Exit as a service would: logging.shutdown() at interpreter exit flushes (or not) each handler. The queue
+    # handler of python-logging-loki is given the clean shutdown its users would write: stop() drains the queue.
+    listener = getattr(handler, "listener", None)
+    if listener is not None:
+        listener.stop()
 
 
 if __name__ == "__main__":

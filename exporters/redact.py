@@ -27,6 +27,16 @@ DEFAULT_PATTERNS: dict[str, str] = {
     "phone": r"(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\b\d{3}[ .-])\d{3,4}[ .-]\d{3,4}\b|\+\d{8,15}\b",
 }
 
+# Fields whose values tracklog itself produces (enums, templates, ids it made): never scanned, which keeps
+# redaction off most of a record. Free text (message, url.path, error.message, user-supplied extras) is scanned.
+SAFE_FIELDS = frozenset({
+    "timestamp", "level", "log_type", "service", "env", "logger", "event.name", "http.route",
+    "http.request.method", "http.response.status_code", "db.system", "db.operation.name", "code.function",
+    "code.filepath", "code.lineno", "error.type", "auth.outcome", "service.lifecycle", "trace_id", "span_id",
+    "request.id",
+})
+_CACHE_LIMIT = 4096
+
 DEFAULT_FIELD_NAMES = (
     "password", "passwd", "pwd", "secret", "token", "access_token", "refresh_token", "api_key", "apikey",
     "authorization", "cookie", "set-cookie", "card", "card_number", "cvv", "cvc", "pan", "client_secret",
@@ -61,6 +71,7 @@ class Redactor:
         field_names: Iterable[str] = DEFAULT_FIELD_NAMES,
         extra_patterns: dict[str, str] | None = None,
         disable: Iterable[str] = (),
+        safe_fields: Iterable[str] = SAFE_FIELDS,
     ) -> None:
         chosen = dict(DEFAULT_PATTERNS if patterns is None else patterns)
         chosen.update(extra_patterns or {})
@@ -74,11 +85,21 @@ class Redactor:
             alternatives.append(f"(?P<{name}>{f'(?{flags}:' if flags else '(?:'}{body}))")
         self._regex = re.compile("|".join(alternatives)) if alternatives else None
         self.field_names = frozenset(n.lower() for n in field_names)
+        self.safe_fields = frozenset(safe_fields)
+        self._cache: dict[str, str] = {}
 
     def text(self, value: str) -> str:
         if self._regex is None or not value:
             return value
-        return self._regex.sub(self._replace, value)
+        cached = self._cache.get(value)
+        if cached is not None:
+            return cached
+        result = self._regex.sub(self._replace, value)
+        if len(value) <= 256:  # repeated short values (addresses, paths, messages) are common; remember them
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[value] = result
+        return result
 
     def _replace(self, match: re.Match[str]) -> str:
         kind = match.lastgroup
@@ -105,10 +126,16 @@ class Redactor:
 
     def fields(self, event: dict[str, Any], depth: int = 0) -> dict[str, Any]:
         out = {}
+        safe = self.safe_fields if depth == 0 else ()
         for key, val in event.items():
+            if key in safe:
+                out[key] = val
+                continue
             last = str(key).rsplit(".", 1)[-1].lower()
             if last in self.field_names and val not in (None, ""):
                 out[key] = MASK
+            elif isinstance(val, int | float):
+                out[key] = val
             else:
                 out[key] = self.value(val, depth)
         return out
