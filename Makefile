@@ -4,7 +4,7 @@ PY := .venv/bin/python
 TRACKLOG := .venv/bin/tracklog
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv stack-build stack-up stack-down stack-status lint test test-unit test-integration bench demo provision clean
+.PHONY: compose-config venv stack-build stack-up stack-down stack-status lint test test-unit test-integration bench demo provision clean
 
 venv: .venv/.installed
 .venv/.installed: pyproject.toml
@@ -47,6 +47,10 @@ provision: venv
 
 demo: venv stack-up
 	$(PY) -m demo
+
+compose-config: venv
+	$(TRACKLOG) stack compose-config
+	$(TRACKLOG) render
 
 clean:
 	rm -rf .venv state build .pytest_cache .ruff_cache
