@@ -7,10 +7,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from provisioning.commands import agent, stack
+from provisioning.commands import agent, render, stack, validate
 from provisioning.errors import TracklogError
 
-COMMANDS = {"stack": stack, "agent": agent}
+COMMANDS = {"stack": stack, "render": render, "validate": validate, "agent": agent}
 
 
 def build_parser() -> argparse.ArgumentParser:

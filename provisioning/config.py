@@ -65,8 +65,18 @@ class GrafanaEndpoint:
 
 
 @dataclass(frozen=True)
+class S3Endpoint:
+    url: str = "http://127.0.0.1:9000"
+    bucket: str = "tracklog-archive"
+    region: str = "us-east-1"
+    access_key_env: str = "TRACKLOG_S3_ACCESS_KEY"
+    secret_key_env: str = "TRACKLOG_S3_SECRET_KEY"
+
+
+@dataclass(frozen=True)
 class Endpoints:
     loki: LokiEndpoint = field(default_factory=LokiEndpoint)
+    s3: S3Endpoint = field(default_factory=S3Endpoint)
     prometheus: str = "http://127.0.0.1:9090"
     alertmanager: str = "http://127.0.0.1:9093"
     grafana: GrafanaEndpoint = field(default_factory=GrafanaEndpoint)
@@ -125,6 +135,7 @@ class Config:
 
 
 DEFAULT_PORTS = {
+    "s3": 9000,
     "loki": 3100,
     "loki_grpc": 9095,
     "prometheus": 9090,
@@ -208,7 +219,15 @@ def _build(path: Path, raw: _LineDict) -> Config:
     eps = r.mapping(raw, "endpoints", "endpoints")
     loki = r.mapping(eps, "loki", "endpoints.loki")
     grafana = r.mapping(eps, "grafana", "endpoints.grafana")
+    s3 = r.mapping(eps, "s3", "endpoints.s3")
     endpoints = Endpoints(
+        s3=S3Endpoint(
+            url=_url(r, s3, "url", "endpoints.s3.url", S3Endpoint.url),
+            bucket=r.string(s3, "bucket", "endpoints.s3.bucket", S3Endpoint.bucket),
+            region=r.string(s3, "region", "endpoints.s3.region", S3Endpoint.region),
+            access_key_env=r.env_name(s3, "access_key_env", "endpoints.s3.access_key_env", S3Endpoint.access_key_env),
+            secret_key_env=r.env_name(s3, "secret_key_env", "endpoints.s3.secret_key_env", S3Endpoint.secret_key_env),
+        ),
         loki=LokiEndpoint(
             url=_url(r, loki, "url", "endpoints.loki.url", LokiEndpoint.url),
             tenant=r.string(loki, "tenant", "endpoints.loki.tenant"),

@@ -78,6 +78,8 @@ class Stack:
         source = self.config.root / "stack" / server.name
         target = target or self.paths.of(server.name)
         target.mkdir(parents=True, exist_ok=True)
+        if not source.is_dir():
+            return target
         values = values if values is not None else self.placeholders()
         for path in sorted(source.rglob("*")):
             if path.is_file():
@@ -124,6 +126,7 @@ class Stack:
                 process = subprocess.Popen(
                     argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                     cwd=self.paths.of(server.name), start_new_session=True,
+                    env={**os.environ, **server.environment()},
                 )
             _write_atomically(self.paths.pid(server.name), json.dumps({"pid": process.pid, "argv": argv}))
             _say(f"{server.name}: started pid {process.pid}, log {log}")

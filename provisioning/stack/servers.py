@@ -52,6 +52,7 @@ class Server:
     locate: Callable[[], str]
     arguments: Callable[[str, Paths], list[str]]
     version_path: str = ""
+    environment: Callable[[], dict[str, str]] = dict
 
     def ready_url(self) -> str:
         return self.url + self.ready_path
@@ -97,6 +98,24 @@ def _built_binary(script: Path) -> Callable[[], str]:
     return locate
 
 
+def _made(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+LOCAL_S3_CREDENTIALS = ("tracklog", "tracklog-local-secret")
+
+
+def s3_credentials(config: Config) -> tuple[str, str]:
+    """The S3 access key and secret from the environment variables named in tracklog.yaml, or the local defaults.
+
+    The defaults only ever serve the native stack on 127.0.0.1; they are documented in the README.
+    """
+    s3 = config.endpoints.s3
+    return (os.environ.get(s3.access_key_env) or LOCAL_S3_CREDENTIALS[0],
+            os.environ.get(s3.secret_key_env) or LOCAL_S3_CREDENTIALS[1])
+
+
 def servers(config: Config) -> list[Server]:
     """The servers of the native stack, in start order."""
     stack_dir = config.root / "stack"
@@ -130,6 +149,20 @@ def servers(config: Config) -> list[Server]:
                 "--web.enable-lifecycle",
                 "--storage.tsdb.retention.time=15d",
             ],
+        ),
+        Server(
+            name="s3",
+            url=f"http://127.0.0.1:{ports['s3']}",
+            ready_path="/health",
+            version=versions.get("S3GW_VERSION", "?"),
+            locate=_built_binary(stack_dir / "build" / "s3.sh"),
+            arguments=lambda binary, paths: [
+                binary, "--port", f"127.0.0.1:{ports['s3']}", "--health", "/health", "--quiet",
+                "posix", str(_made(paths.of("s3") / "data")),
+            ],
+            environment=lambda: {
+                "ROOT_ACCESS_KEY_ID": s3_credentials(config)[0], "ROOT_SECRET_ACCESS_KEY": s3_credentials(config)[1],
+            },
         ),
         Server(
             name="alertmanager",

@@ -16,7 +16,7 @@ from tests.integration.conftest import WebhookReceiver, loki_lines, prometheus_q
 
 def test_status_reports_every_server_healthy_with_its_version(stack: Stack) -> None:
     statuses = {s.name: s for s in stack.status()}
-    assert set(statuses) == {"loki", "prometheus", "alertmanager"}
+    assert set(statuses) == {"loki", "prometheus", "alertmanager", "s3"}
     for status in statuses.values():
         assert status.healthy, status
         assert status.version
@@ -112,3 +112,24 @@ def test_alertmanager_delivers_an_alert_to_a_webhook(alertmanager_url: str, trac
         assert delivered[0]["annotations"]["summary"] == "stack test"
     finally:
         receiver.close()
+
+
+def test_the_s3_store_puts_lists_and_gets_an_object(stack: Stack, tracklog_config) -> None:
+    import boto3
+    from botocore.config import Config as BotoConfig
+
+    from provisioning.stack.servers import s3_credentials
+
+    access, secret = s3_credentials(tracklog_config)
+    s3 = boto3.client("s3", endpoint_url=tracklog_config.endpoints.s3.url, aws_access_key_id=access,
+                      aws_secret_access_key=secret, region_name="us-east-1",
+                      config=BotoConfig(s3={"addressing_style": "path"}))
+    bucket = f"stack-test-{time.time_ns() % 10**9}"
+    s3.create_bucket(Bucket=bucket)
+    payload = os.urandom(20_000)
+    s3.put_object(Bucket=bucket, Key="2026/11/26/run.ndjson.gz", Body=payload)
+    listed = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert listed == ["2026/11/26/run.ndjson.gz"]
+    assert s3.get_object(Bucket=bucket, Key=listed[0])["Body"].read() == payload
+    s3.delete_object(Bucket=bucket, Key=listed[0])
+    s3.delete_bucket(Bucket=bucket)

@@ -1,0 +1,206 @@
+"""Render tracklog.jsonnet with tracklog.yaml into dashboards, rule files and Grafana provisioning files."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import re
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from provisioning.config import Config
+from provisioning.errors import RenderError
+
+REPO = Path(__file__).resolve().parents[1]
+ENTRY = REPO / "tracklog.jsonnet"
+DEFAULT_OUT = REPO / "build"
+
+# Bindings in order of preference for engine="auto". Measured with bench/jsonnet_render.py on our 5 dashboards
+# and 11 alert rules (median of 5-7 runs after a warm-up, 2-core VM, 2026-11): gojsonnet 0.24-0.31 s,
+# jsonnet (C++) 1.37-1.96 s, a ratio of 4.9-6.3x (the spread is other load on the machine). So gojsonnet
+# is the default; the C++ binding is the fallback where gojsonnet is not installed.
+ENGINES = {"gojsonnet": "_gojsonnet", "jsonnet": "_jsonnet"}
+PREFERENCE = ("gojsonnet", "jsonnet")
+
+# Where the rendered files go, relative to out_dir.
+DASHBOARDS_DIR = "dashboards"
+PROVIDER_FILE = "grafana/provisioning/dashboards/tracklog.yaml"
+DATASOURCES_FILE = "grafana/provisioning/datasources/tracklog.yaml"
+PROMETHEUS_RULES_FILE = "rules/prometheus/tracklog.rules.yaml"
+LOKI_RULES_FILE = "rules/loki/tracklog.rules.yaml"
+GRAFANA_ALERTS_FILE = "alerts/grafana-alert-rules.json"
+
+_LOCATION = re.compile(r"(?P<file>[^\s:]+\.(?:jsonnet|libsonnet)):(?P<line>\d+):(?P<column>\d+)(?:-\d+)?:?\s*")
+_KIND = re.compile(r"^(?:RUNTIME|STATIC) ERROR:\s*")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The evaluated entry and where its files were written."""
+
+    out_dir: Path
+    engine: str
+    seconds: float
+    dashboards: dict[str, dict[str, Any]]  # file name ('api-health.json') -> dashboard
+    prometheus_rules: dict[str, Any]  # a Prometheus rule file: {groups: [...]}
+    loki_rules: dict[str, Any]  # a Loki ruler rule file, same shape
+    grafana_alerts: list[dict[str, Any]]  # Grafana-managed rule groups, provisioning API shape
+    provisioning: dict[str, Any]  # Grafana provisioning files: {datasources, dashboards}
+    files: tuple[Path, ...] = ()
+
+
+def available_engines() -> list[str]:
+    """The Jsonnet bindings importable here, fastest first."""
+    found = []
+    for name in PREFERENCE:
+        try:
+            importlib.import_module(ENGINES[name])
+        except ImportError:
+            continue
+        found.append(name)
+    return found
+
+
+def jsonnet_config(config: Config) -> dict[str, Any]:
+    """tracklog.yaml as parsed, with the endpoint URLs as the loader resolved them (TRACKLOG_*_URL overrides)."""
+    raw = dict(config.raw)
+    endpoints = {key: dict(value) if isinstance(value, Mapping) else value
+                 for key, value in (raw.get("endpoints") or {}).items()}
+    resolved = {"loki": config.endpoints.loki.url, "prometheus": config.endpoints.prometheus,
+                "alertmanager": config.endpoints.alertmanager, "grafana": config.endpoints.grafana.url}
+    for key, url in resolved.items():
+        endpoints[key] = {**(endpoints.get(key) or {}), "url": url}
+    raw["endpoints"] = endpoints
+    return raw
+
+
+def evaluate(config_raw: Mapping[str, Any], entry: Path = ENTRY, engine: str = "auto") -> tuple[dict[str, Any], str]:
+    """Evaluate ``entry`` with ``config_raw`` as its top-level argument ``config``.
+
+    Returns:
+        The output object and the name of the binding that produced it.
+
+    Raises:
+        RenderError: naming the file and line Jsonnet reported, or that no binding is installed.
+    """
+    name = _pick(engine)
+    binding = importlib.import_module(ENGINES[name])
+    config_json = json.dumps(config_raw, default=str)
+    try:
+        text = binding.evaluate_file(str(entry), tla_codes={"config": config_json})
+    except RuntimeError as exc:
+        raise _render_error(str(exc), entry) from None
+    return json.loads(text), name
+
+
+def render(config: Config, out_dir: str | os.PathLike[str] | None = None, engine: str = "auto",
+           entry: str | os.PathLike[str] | None = None) -> Rendered:
+    """Evaluate the dashboards and alerts with ``config`` and write them under ``out_dir`` (default build/).
+
+    Writes dashboards/<name>.json, Grafana's dashboard-provider and datasource files, the Prometheus and Loki
+    rule files and the Grafana-managed alert groups (JSON). Dashboards no longer rendered are removed from
+    dashboards/.
+
+    Raises:
+        RenderError: Jsonnet failed; the message names the file and line.
+    """
+    out = Path(out_dir) if out_dir is not None else DEFAULT_OUT
+    started = time.perf_counter()
+    output, name = evaluate(jsonnet_config(config), Path(entry) if entry is not None else ENTRY, engine)
+    seconds = time.perf_counter() - started
+
+    dashboards_dir = (out / DASHBOARDS_DIR).resolve()
+    provisioning = output["grafanaProvisioning"]
+    for provider in provisioning["dashboards"]["providers"]:
+        provider["options"]["path"] = str(dashboards_dir)
+
+    files = []
+    for file_name, dashboard in sorted(output["grafanaDashboards"].items()):
+        files.append(_write(out / DASHBOARDS_DIR / file_name, json.dumps(dashboard, indent=2, sort_keys=True) + "\n"))
+    for stale in sorted(dashboards_dir.glob("*.json")):
+        if stale.name not in output["grafanaDashboards"]:
+            stale.unlink()
+    files.append(_write(out / PROVIDER_FILE, _yaml(provisioning["dashboards"])))
+    files.append(_write(out / DATASOURCES_FILE, _yaml(provisioning["datasources"])))
+    files.append(_write(out / PROMETHEUS_RULES_FILE, _yaml(output["prometheusRules"])))
+    files.append(_write(out / LOKI_RULES_FILE, _yaml(output["lokiRules"])))
+    files.append(_write(out / GRAFANA_ALERTS_FILE, json.dumps(output["grafanaAlerts"], indent=2) + "\n"))
+
+    return Rendered(
+        out_dir=out,
+        engine=name,
+        seconds=seconds,
+        dashboards=output["grafanaDashboards"],
+        prometheus_rules=output["prometheusRules"],
+        loki_rules=output["lokiRules"],
+        grafana_alerts=output["grafanaAlerts"],
+        provisioning=provisioning,
+        files=tuple(files),
+    )
+
+
+def _pick(engine: str) -> str:
+    if engine == "auto":
+        found = available_engines()
+        if not found:
+            raise RenderError("no Jsonnet binding is installed: pip install gojsonnet (or jsonnet)")
+        return found[0]
+    if engine not in ENGINES:
+        raise RenderError(f"unknown Jsonnet engine {engine!r}; choose auto, {', '.join(ENGINES)}")
+    if engine not in available_engines():
+        raise RenderError(f"the {engine} binding is not installed: pip install {engine}")
+    return engine
+
+
+def _render_error(text: str, entry: Path) -> RenderError:
+    """Turn a binding's error text into a RenderError at the innermost file:line it names."""
+    first_line = text.strip().splitlines()[0] if text.strip() else "Jsonnet failed"
+    message = _KIND.sub("", first_line)
+    location = _LOCATION.search(text)
+    if location is None:
+        return RenderError(message, file=str(entry), detail=text)
+    if message.startswith(location.group(0)):  # static errors put the location before the message
+        message = message[len(location.group(0)):]
+    file = location.group("file")
+    with contextlib.suppress(ValueError):  # name files of the project relative to it: dashboards/x.libsonnet
+        file = str(Path(file).resolve().relative_to(entry.resolve().parent))
+    return RenderError(message.strip() or first_line, file=file, line=int(location.group("line")), detail=text)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (runbooks) as literal blocks."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def _yaml(data: Any) -> str:
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=100_000,
+                     allow_unicode=True)
+
+
+def _write(path: Path, text: str) -> Path:
+    """Write atomically: a temporary file next to the target, renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,303 @@
+"""Check rendered dashboards and rules, collecting every problem: uids, datasources, and each query on the real servers.
+
+PromQL goes to Prometheus's /api/v1/query (400 + "parse error" on bad syntax) and the rule file through
+`promtool check rules`; LogQL goes to Loki's /loki/api/v1/query_range over one minute with limit=1 (400 on
+a parse error). Grafana's variables are replaced by harmless values first.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+from provisioning.config import Config
+from provisioning.render import Rendered
+
+DATASOURCE_UIDS = frozenset({"loki", "prometheus", "alertmanager"})
+EXPRESSION_UID = "__expr__"  # Grafana's server-side expressions (math, reduce, threshold) in alert rules
+MAX_UID = 40
+_UID_CHARS = re.compile(r"^[A-Za-z0-9_-]+$")
+
+# Values for Grafana's built-in variables; any variable a dashboard defines becomes PLACEHOLDER.
+BUILTINS = {
+    "__interval": "1m", "__interval_ms": "60000", "__rate_interval": "1m", "__range": "1h", "__range_s": "3600",
+    "__range_ms": "3600000", "__auto": "1m", "__from": "0", "__to": "0",
+}
+PLACEHOLDER = "validate"
+_VARIABLE = re.compile(r"\$\{(?P<braced>\w+)(?::[^}]*)?\}|\[\[(?P<bracketed>\w+)(?::\w+)?\]\]|\$(?P<plain>\w+)")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong, and where: a dashboard and panel, a rule, or a server."""
+
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Query:
+    language: str  # 'promql' or 'logql'
+    expr: str
+    where: str
+
+
+def validate(config: Config, rendered: Rendered, timeout: float = 15.0) -> list[Problem]:
+    """Return every problem of ``rendered``, checking each query against the servers in ``config``."""
+    problems = [*_check_uids(rendered), *_check_datasources(rendered), *_check_dashboard_links(rendered)]
+    queries = list(_queries(rendered))
+    session = requests.Session()
+    problems += _run(queries, "promql", "Prometheus", config.endpoints.prometheus, "/-/ready",
+                     lambda q: _promql(session, config.endpoints.prometheus, q, timeout), session, timeout)
+    problems += _run(queries, "logql", "Loki", config.endpoints.loki.url, "/ready",
+                     lambda q: _logql(session, config, q, timeout), session, timeout)
+    problems += _promtool(rendered)
+    return problems
+
+
+def substitute(expr: str, variables: frozenset[str] = frozenset()) -> str:
+    """Replace Grafana's built-in variables and the dashboard's ``variables`` with harmless values."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group("braced") or match.group("bracketed") or match.group("plain")
+        if name in BUILTINS:
+            return BUILTINS[name]
+        return PLACEHOLDER if name in variables else match.group(0)
+
+    return _VARIABLE.sub(value, expr)
+
+
+# --- static checks ---------------------------------------------------------------------------------------
+
+
+def _dashboard_where(file_name: str, dashboard: dict[str, Any]) -> str:
+    return f"dashboard {file_name} (uid {dashboard.get('uid')})"
+
+
+def _panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for panel in dashboard.get("panels", []):
+        yield panel
+        yield from panel.get("panels", [])  # panels inside collapsed rows
+
+
+def _check_uids(rendered: Rendered) -> list[Problem]:
+    problems = []
+    kinds = {
+        "dashboard": [(_dashboard_where(f, d), d.get("uid")) for f, d in sorted(rendered.dashboards.items())],
+        "alert rule": [(f"alert rule {r.get('title')!r} (group {g.get('title')})", r.get("uid"))
+                       for g in rendered.grafana_alerts for r in g.get("rules", [])],
+    }
+    for kind, items in kinds.items():
+        seen: dict[str, str] = {}
+        for where, uid in items:
+            if not uid:
+                problems.append(Problem(where, f"the {kind} has no uid"))
+                continue
+            if len(uid) > MAX_UID:
+                problems.append(Problem(where, f"uid {uid!r} is {len(uid)} characters; Grafana allows {MAX_UID}"))
+            if not _UID_CHARS.match(uid):
+                problems.append(Problem(where, f"uid {uid!r} may hold only letters, digits, '-' and '_'"))
+            if uid in seen:
+                problems.append(Problem(where, f"uid {uid!r} is also the uid of {seen[uid]}"))
+            seen.setdefault(uid, where)
+    titles: dict[str, str] = {}
+    for file_name, dashboard in sorted(rendered.dashboards.items()):
+        title = dashboard.get("title", "")
+        if title in titles:
+            problems.append(Problem(_dashboard_where(file_name, dashboard),
+                                    f"title {title!r} is also the title of {titles[title]}"))
+        titles.setdefault(title, file_name)
+    return problems
+
+
+def _datasource_refs(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """Every datasource reference below ``node``: (path, uid or name)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "datasource" and value is not None:
+                yield path, value.get("uid") if isinstance(value, dict) else value
+            elif key == "datasourceUid":
+                yield path, value
+            else:
+                yield from _datasource_refs(value, path)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _datasource_refs(item, path)
+
+
+def _check_datasources(rendered: Rendered) -> list[Problem]:
+    problems = []
+    for file_name, dashboard in sorted(rendered.dashboards.items()):
+        where = _dashboard_where(file_name, dashboard)
+        for variable in dashboard.get("templating", {}).get("list", []):
+            for _, uid in _datasource_refs(variable):
+                if uid not in DATASOURCE_UIDS:
+                    problems.append(Problem(f"{where}, variable {variable.get('name')!r}", _unknown(uid)))
+        for panel in _panels(dashboard):
+            if panel.get("type") == "row":
+                continue
+            panel_where = f"{where}, panel {panel.get('title')!r}"
+            if not panel.get("datasource"):
+                problems.append(Problem(panel_where, "the panel has no datasource"))
+            for target in panel.get("targets", []):
+                if not target.get("datasource"):
+                    problems.append(Problem(f"{panel_where}, query {target.get('refId')}",
+                                            "the query has no datasource"))
+            for _, uid in _datasource_refs(panel):
+                if uid not in DATASOURCE_UIDS:
+                    problems.append(Problem(panel_where, _unknown(uid)))
+    for group in rendered.grafana_alerts:
+        for rule in group.get("rules", []):
+            where = f"alert rule {rule.get('title')!r} (group {group.get('title')})"
+            for node in rule.get("data", []):
+                uid = node.get("datasourceUid")
+                is_expression = node.get("model", {}).get("type") in ("math", "reduce", "threshold", "resample")
+                if uid == EXPRESSION_UID and is_expression:
+                    continue
+                if uid not in DATASOURCE_UIDS:
+                    problems.append(Problem(f"{where}, query {node.get('refId')}", _unknown(uid)))
+    return problems
+
+
+def _unknown(uid: Any) -> str:
+    return f"datasource {uid!r} is not one provisioning creates ({', '.join(sorted(DATASOURCE_UIDS))})"
+
+
+def _check_dashboard_links(rendered: Rendered) -> list[Problem]:
+    uids = {d.get("uid") for d in rendered.dashboards.values()}
+    problems = []
+    for group in rendered.grafana_alerts:
+        for rule in group.get("rules", []):
+            linked = rule.get("annotations", {}).get("__dashboardUid__")
+            if linked and linked not in uids:
+                problems.append(Problem(f"alert rule {rule.get('title')!r} (group {group.get('title')})",
+                                        f"links to dashboard uid {linked!r}, which is not rendered"))
+    return problems
+
+
+# --- queries ---------------------------------------------------------------------------------------------
+
+
+def _queries(rendered: Rendered) -> Iterator[Query]:
+    languages = {"prometheus": "promql", "loki": "logql"}
+    for file_name, dashboard in sorted(rendered.dashboards.items()):
+        where = _dashboard_where(file_name, dashboard)
+        variables = frozenset(v.get("name", "") for v in dashboard.get("templating", {}).get("list", []))
+        for panel in _panels(dashboard):
+            for target in panel.get("targets", []):
+                datasource = target.get("datasource") or panel.get("datasource") or {}
+                language = languages.get(datasource.get("uid") if isinstance(datasource, dict) else datasource)
+                if language and target.get("expr"):
+                    yield Query(language, substitute(target["expr"], variables),
+                                f"{where}, panel {panel.get('title')!r}, query {target.get('refId')}")
+    for language, rules in (("promql", rendered.prometheus_rules), ("logql", rendered.loki_rules)):
+        for group in rules.get("groups", []):
+            for rule in group.get("rules", []):
+                name = rule.get("alert") or rule.get("record")
+                yield Query(language, rule.get("expr", ""), f"{language} rule group {group.get('name')}, rule {name}")
+    for group in rendered.grafana_alerts:
+        for rule in group.get("rules", []):
+            for node in rule.get("data", []):
+                language = languages.get(node.get("datasourceUid"))
+                if language and node.get("model", {}).get("expr"):
+                    where = f"alert rule {rule.get('title')!r} (group {group.get('title')}), query {node.get('refId')}"
+                    yield Query(language, node["model"]["expr"], where)
+
+
+def _run(queries: list[Query], language: str, server: str, url: str, ready_path: str, check: Any,
+         session: requests.Session, timeout: float) -> list[Problem]:
+    mine = [q for q in queries if q.language == language]
+    if not mine:
+        return []
+    try:
+        session.get(url + ready_path, timeout=timeout)
+    except requests.RequestException as exc:
+        return [Problem(f"{server} at {url}", f"unreachable ({type(exc).__name__}); "
+                        f"{len(mine)} {language} queries were not checked — is the stack up ('tracklog stack up')?")]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(check, mine))
+    return [problem for problem in results if problem is not None]
+
+
+def _promql(session: requests.Session, url: str, query: Query, timeout: float) -> Problem | None:
+    endpoint = f"{url}/api/v1/query"
+    try:
+        response = session.post(endpoint, data={"query": query.expr, "time": f"{time.time():.3f}"}, timeout=timeout)
+    except requests.RequestException as exc:
+        return Problem(query.where, f"Prometheus at {url} did not answer: {type(exc).__name__}")
+    if response.status_code == 200:
+        return None
+    return Problem(query.where, f"PromQL rejected by Prometheus ({response.status_code}): {_error_text(response)}"
+                                f" — query: {query.expr}")
+
+
+def _logql(session: requests.Session, config: Config, query: Query, timeout: float) -> Problem | None:
+    loki = config.endpoints.loki
+    now = time.time_ns()
+    params = {"query": query.expr, "start": str(now - 60_000_000_000), "end": str(now), "limit": "1", "step": "15"}
+    try:
+        response = session.get(f"{loki.url}/loki/api/v1/query_range", params=params, headers=_loki_headers(config),
+                               auth=_loki_auth(config), timeout=timeout, verify=loki.verify_tls)
+    except requests.RequestException as exc:
+        return Problem(query.where, f"Loki at {loki.url} did not answer: {type(exc).__name__}")
+    if response.status_code == 200:
+        return None
+    kind = "parse error" if response.status_code == 400 else "error"
+    return Problem(query.where, f"LogQL {kind} from Loki ({response.status_code}): {_error_text(response)}"
+                                f" — query: {query.expr}")
+
+
+def _error_text(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:500]
+    return str(body.get("error") or body.get("message") or body)[:500]
+
+
+def _loki_headers(config: Config) -> dict[str, str]:
+    loki = config.endpoints.loki
+    headers = {"X-Scope-OrgID": loki.tenant} if loki.tenant else {}
+    token = os.environ.get(loki.bearer_token_env, "") if loki.bearer_token_env else ""
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+def _loki_auth(config: Config) -> tuple[str, str] | None:
+    loki = config.endpoints.loki
+    user = os.environ.get(loki.username_env, "") if loki.username_env else ""
+    return (user, os.environ.get(loki.password_env, "")) if user else None
+
+
+def _promtool(rendered: Rendered) -> list[Problem]:
+    where = "Prometheus rule file"
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        return [Problem(where, "promtool is not installed, so `promtool check rules` did not run "
+                               "(Debian: apt-get install prometheus; 'make test' installs it)")]
+    with tempfile.TemporaryDirectory(prefix="tracklog-rules-") as tmp:
+        path = Path(tmp) / "tracklog.rules.yaml"
+        path.write_text(yaml.safe_dump(rendered.prometheus_rules, sort_keys=False), encoding="utf-8")
+        result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    if result.returncode == 0:
+        return []
+    lines = [line.strip() for line in (result.stderr + result.stdout).splitlines()]
+    details = [line for line in lines if line and not line.startswith(("Checking ", "SUCCESS", "FAILED"))]
+    return [Problem(where, f"promtool check rules: {line}") for line in details] or [
+        Problem(where, f"promtool check rules failed with exit code {result.returncode}")]

@@ -1,0 +1,102 @@
+// The one entry point of tracklog's dashboards and alerts (provisioning/render.py evaluates it).
+//
+// Why a top-level `tracklog.jsonnet` function rather than a `mixin.libsonnet` object: the renderer hands
+// tracklog.yaml (Config.raw) over as the top-level argument `config`, and a top-level argument needs a
+// function at the top of a .jsonnet file. Inside, the mixin is still the usual sum (config + dashboards +
+// alerts); with the default `{}` the file also renders the library's defaults with the plain `jsonnet` CLI,
+// and another Jsonnet project can import it and call it with its own config.
+//
+// Output fields: grafanaDashboards (file name -> dashboard), prometheusRules and lokiRules (rule files),
+// grafanaAlerts (Grafana-managed rule groups, provisioning API shape) and grafanaProvisioning (Grafana's
+// datasource and dashboard-provider files; render.py fills in the dashboards' path).
+local alerts = import 'alerts/alerts.libsonnet';
+local dashboards = import 'dashboards/dashboards.libsonnet';
+local defaults = import 'dashboards/lib/config.libsonnet';
+
+// tracklog.yaml over the defaults: nested objects merge (`+:`), everything else replaces.
+local patch(o) = {
+  [k]+: patch(o[k])
+  for k in std.objectFields(o)
+  if std.isObject(o[k])
+} + {
+  [k]: o[k]
+  for k in std.objectFields(o)
+  if !std.isObject(o[k])
+};
+
+// Grafana's file provisioning of the datasources the dashboards and rules refer to, by fixed uid.
+local datasources(c) =
+  local loki = c.endpoints.loki;
+  local headers =
+    (if loki.tenant != '' then [{ name: 'X-Scope-OrgID', value: loki.tenant }] else [])
+    + (if loki.bearer_token_env != '' then [{ name: 'Authorization', value: 'Bearer ${%s}' % loki.bearer_token_env }]
+       else []);
+  // Secrets by reference: Grafana expands ${VAR} in provisioning files from its own environment.
+  local secrets = {
+    ['httpHeaderValue%d' % (i + 1)]: headers[i].value
+    for i in std.range(0, std.length(headers) - 1)
+  } + (if loki.password_env != '' then { basicAuthPassword: '${%s}' % loki.password_env } else {});
+  {
+    apiVersion: 1,
+    datasources: [
+      {
+        name: c.datasources.loki.name,
+        type: c.datasources.loki.type,
+        uid: c.datasources.loki.uid,
+        access: 'proxy',
+        url: loki.url,
+        editable: false,
+        jsonData: { maxLines: c.logLimit } + {
+          ['httpHeaderName%d' % (i + 1)]: headers[i].name
+          for i in std.range(0, std.length(headers) - 1)
+        },
+      } + (if std.length(secrets) > 0 then { secureJsonData: secrets } else {})
+      + (if loki.username_env != '' then { basicAuth: true, basicAuthUser: '${%s}' % loki.username_env } else {}),
+      {
+        name: c.datasources.prometheus.name,
+        type: c.datasources.prometheus.type,
+        uid: c.datasources.prometheus.uid,
+        access: 'proxy',
+        url: c.endpoints.prometheus.url,
+        isDefault: true,
+        editable: false,
+        jsonData: { httpMethod: 'POST', timeInterval: '15s' },
+      },
+      {
+        name: c.datasources.alertmanager.name,
+        type: c.datasources.alertmanager.type,
+        uid: c.datasources.alertmanager.uid,
+        access: 'proxy',
+        url: c.endpoints.alertmanager.url,
+        editable: false,
+        jsonData: { implementation: 'prometheus', handleGrafanaManagedAlerts: false },
+      },
+    ],
+  };
+
+// Grafana's file provisioning of the rendered dashboards into the configured folder.
+local dashboardProvider(c) = {
+  apiVersion: 1,
+  providers: [{
+    name: 'tracklog',
+    orgId: 1,
+    folder: c.grafana.folder,
+    folderUid: c.grafana.folder_uid,
+    type: 'file',
+    disableDeletion: false,
+    allowUiUpdates: false,
+    updateIntervalSeconds: 30,
+    options: { path: '', foldersFromFilesStructure: false },
+  }],
+};
+
+function(config={})
+  local mixin = defaults + dashboards + alerts + { _config+:: patch(config) };
+  local c = mixin._config;
+  {
+    grafanaDashboards: mixin.grafanaDashboards,
+    prometheusRules: mixin.prometheusRules,
+    lokiRules: mixin.lokiRules,
+    grafanaAlerts: mixin.grafanaAlerts,
+    grafanaProvisioning: { datasources: datasources(c), dashboards: dashboardProvider(c) },
+  }
