@@ -103,6 +103,12 @@ def _made(path: Path) -> Path:
     return path
 
 
+def _alertmanager_config(paths: Paths) -> Path:
+    """The routing `tracklog apply` wrote (applied.yml) wins over the stack's template once it exists."""
+    applied = paths.of("alertmanager") / "applied.yml"
+    return applied if applied.exists() else paths.of("alertmanager") / "alertmanager.yml"
+
+
 LOCAL_S3_CREDENTIALS = ("tracklog", "tracklog-local-secret")
 
 
@@ -173,7 +179,7 @@ def servers(config: Config) -> list[Server]:
             locate=_apt_binary("prometheus-alertmanager", "prometheus-alertmanager"),
             arguments=lambda binary, paths: [
                 binary,
-                f"--config.file={paths.of('alertmanager') / 'alertmanager.yml'}",
+                f"--config.file={_alertmanager_config(paths)}",
                 f"--storage.path={paths.of('alertmanager') / 'data'}",
                 f"--web.listen-address=127.0.0.1:{ports['alertmanager']}",
                 "--cluster.listen-address=",
