@@ -6,35 +6,19 @@ here and nowhere else; ``Secrets`` remembers each value so that plans and diffs 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from provisioning.config import Config
+from provisioning.secrets import Secrets, hide_secrets
+
+__all__ = ["AlertmanagerConfig", "Secrets", "build", "hide_secrets"]
 
 _MATCHER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*\"?([^\"]*)\"?\s*$")
 _WEEKDAYS = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
-
-
-@dataclass
-class Secrets:
-    """Resolved secret values and the variable each came from, for masking output."""
-
-    by_value: dict[str, str] = field(default_factory=dict)
-
-    def resolve(self, name: str, env: Mapping[str, str]) -> str | None:
-        value = env.get(name) if name else None
-        if value:
-            self.by_value[value] = name
-        return value or None
-
-    def mask(self, text: str) -> str:
-        for value, name in sorted(self.by_value.items(), key=lambda item: -len(item[0])):
-            text = text.replace(value, f"<secret ${name}>")
-        return text
 
 
 @dataclass
@@ -108,27 +92,6 @@ def build(config: Config, env: Mapping[str, str] | None = None) -> AlertmanagerC
     if intervals:
         body["time_intervals"] = intervals
     return AlertmanagerConfig(body, secrets, warnings)
-
-
-SECRET_KEYS = frozenset({"url", "api_url", "smtp_auth_password", "password", "auth_password"})
-
-
-def hide_secrets(body: Any) -> Any:
-    """A copy of an Alertmanager config with secret values replaced by a short fingerprint.
-
-    The fingerprint (sha256, 8 hex digits) shows that a secret changed in a diff without showing either value,
-    including an old value that no environment variable holds any more.
-    """
-    if isinstance(body, dict):
-        return {k: (_fingerprint(v) if k in SECRET_KEYS and isinstance(v, str) else hide_secrets(v))
-                for k, v in body.items()}
-    if isinstance(body, list):
-        return [hide_secrets(v) for v in body]
-    return body
-
-
-def _fingerprint(value: str) -> str:
-    return f"<secret sha256:{hashlib.sha256(value.encode()).hexdigest()[:8]}>"
 
 
 def _matcher(text: str) -> str:

@@ -1,0 +1,157 @@
+"""`python -m demo` end to end: four service processes, traffic, incidents, checked in the real Loki and Prometheus."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import requests
+
+from demo.directory import BRUTE_FORCE_IP
+from provisioning.stack import Stack
+from tests.integration.conftest import ROOT, loki_lines, prometheus_query, wait_for
+
+SERVICES = ("tracking-api", "courier-ingest", "auth", "web")
+# A 100 s run: one simulated day per minute, the DB slowdown from +10 s, brute force from +25 s, the grant at +40 s.
+DEMO_ARGS = ["--duration", "100", "--day-seconds", "60", "--incident-start", "10", "--brute-force-seconds", "30",
+             "--status-every", "10"]
+
+
+def _loki_counts(loki_url: str, query: str, keys: tuple[str, ...]) -> dict[tuple[str, ...], float]:
+    response = requests.get(f"{loki_url}/loki/api/v1/query", params={"query": query, "time": time.time_ns()},
+                            timeout=30)
+    response.raise_for_status()
+    results = response.json()["data"]["result"]
+    return {tuple(r["metric"].get(k, "") for k in keys): float(r["value"][1]) for r in results}
+
+
+def _records(loki_url: str, query: str) -> list[dict]:
+    return [json.loads(line) for line in loki_lines(loki_url, query, since_s=600)]
+
+
+@pytest.fixture
+def demo(stack: Stack, tmp_path: Path):
+    env = f"demo-it-{time.time_ns() % 10**9}"
+    out = (tmp_path / "demo.out").open("w+")
+    process = subprocess.Popen([sys.executable, "-m", "demo", *DEMO_ARGS, "--env", env], cwd=ROOT,
+                               stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        yield process, env, tmp_path / "demo.out"
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        out.close()
+
+
+def test_demo_runs_four_instrumented_services_with_incidents_and_stops_cleanly(demo, loki_url, prometheus_url, stack):
+    process, env, output = demo
+    sel = f'env="{env}"'
+
+    # Incident 2: >= 30 failures from one foreign address within 2 minutes against several accounts, then a success.
+    def brute_force() -> list[dict]:
+        records = _records(loki_url, f'{{{sel}, service="auth", log_type="security"}} |= "{BRUTE_FORCE_IP}" | json')
+        return records if any(r["auth.outcome"] == "success" for r in records) else []
+
+    attempts = wait_for(brute_force, timeout=95, interval=2, what="the brute-force run to end in a success")
+    assert process.poll() is None, "the demo must still be running here: " + output.read_text()[-2000:]
+    failures = [r for r in attempts if r["auth.outcome"] == "failure"]
+    assert len(failures) >= 30
+    assert all(r["client.address"] == BRUTE_FORCE_IP and r["client.geo.country_iso_code"] == "RU" for r in attempts)
+    assert len({r["user.id"] for r in failures}) >= 3
+    assert {r["auth.reason"] for r in failures} >= {"bad_password", "unknown_user"}
+    stamps = sorted(r["timestamp"] for r in failures)
+    span = _seconds(stamps[-1]) - _seconds(stamps[0])
+    assert span < 120, span
+    assert [r["auth.outcome"] for r in attempts].count("success") == 1
+
+    # Incident 3: an admin grants `admin` to a normal user.
+    query = f'{{{sel}, log_type="audit"}} | json | event_name="permission.change"'
+    grants = wait_for(lambda: _records(loki_url, query), timeout=30, what="the permission change")
+    grant = grants[0]
+    assert grant["service"] == "auth"
+    assert grant["auth.role"] == "admin"
+    assert "admin" in grant["audit.after"]
+    assert "admin" not in grant["audit.before"]
+
+    # Every service logs; together they produce all four log types; each has application and system records.
+    counts = _loki_counts(loki_url, f"sum by (service, log_type) (count_over_time({{{sel}}}[10m]))",
+                          ("service", "log_type"))
+    by_service = {s: {t for (svc, t) in counts if svc == s} for s in SERVICES}
+    assert {t for types in by_service.values() for t in types} == {"application", "system", "audit", "security"}
+    for service in SERVICES:
+        assert {"application", "system"} <= by_service[service], (service, by_service[service])
+    assert "security" in by_service["auth"]
+    assert "audit" in by_service["auth"]
+    assert "audit" in by_service["web"]
+    events = _loki_counts(loki_url, f'sum by (service, event_name) (count_over_time({{{sel}}} | json [10m]))',
+                          ("service", "event_name"))
+    for service in SERVICES:
+        assert events.get((service, "service.start")) == 1
+        assert events.get((service, "process.usage"), 0) >= 1
+    for kind in ("http.request", "db.query", "error"):
+        assert events.get(("tracking-api", kind), 0) > 0, kind
+    assert events.get(("web", "ui.action"), 0) > 0
+    assert events.get(("auth", "auth.login"), 0) > 0
+
+    # tracking-api's errors say where they were raised (a named function, not the middleware).
+    errors = _records(loki_url, f'{{{sel}, service="tracking-api"}} | json | event_name="error"')
+    assert {"load_order", "load_courier_position", "save_eta"} & {e["code.function"] for e in errors}
+    assert {e["error.type"] for e in errors} <= {"TrackingTimeout", "DatabaseUnavailable"}
+
+    # One trace spans two services: web's request and the tracking-api request it made.
+    web_traces = {r["trace_id"] for r in _records(
+        loki_url, f'{{{sel}, service="web"}} | json | event_name="http.request" | http_route=~"/api/orders/.*"')}
+    assert web_traces
+    shared = wait_for(lambda: [t for t in list(web_traces)[:20] if _records(
+        loki_url, f'{{{sel}, service="tracking-api"}} |= "{t}" | json | trace_id="{t}"')],
+        timeout=20, what="a trace_id in both web and tracking-api records")
+    assert shared
+
+    # Prometheus scrapes each service's /metrics (file_sd); tracking-api answered some 5xx during the DB slowdown.
+    five_xx = wait_for(lambda: prometheus_query(prometheus_url, f'sum(http_server_requests_total{{service='
+                                                f'"tracking-api", {sel}, status_class="5xx"}})'),
+                       timeout=30, what="tracking-api 5xx in Prometheus")
+    assert float(five_xx[0]["value"][1]) > 0
+    up = prometheus_query(prometheus_url, f'up{{job="tracklog", {sel}}}')
+    assert {r["metric"]["service"] for r in up if r["value"][1] == "1"} == set(SERVICES)
+
+    # Ctrl-C: every child stops (logging service.stop), the file_sd files go, and the demo exits 0 within 15 s.
+    process.send_signal(signal.SIGINT)
+    assert process.wait(15) == 0, output.read_text()[-3000:]
+    text = output.read_text()
+    assert loki_url in text
+    assert prometheus_url in text
+    assert "Grafana" in text
+    assert BRUTE_FORCE_IP in text
+    targets = stack.paths.of("prometheus") / "targets"
+    assert not [p for p in targets.glob("demo-*.json") if env in _read(p)]
+
+    def stopped() -> set[str]:
+        query = (f'sum by (service) (count_over_time({{{sel}, log_type="system"}} | json '
+                 f'| event_name="service.stop" [10m]))')
+        services = {s for (s,) in _loki_counts(loki_url, query, ("service",))}
+        return services if services == set(SERVICES) else set()
+
+    wait_for(stopped, timeout=15, what="service.stop from all four services")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:  # another test's target, just removed
+        return ""
+
+
+def _seconds(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
