@@ -1,0 +1,103 @@
+"""The one client tracklog's commands use to read from Loki: query_range with paging, instant queries, labels.
+
+Credentials come from the environment variables tracklog.yaml names (never printed); every failure names the
+Loki URL and what it answered.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from provisioning.config import Config
+from provisioning.errors import TracklogError
+
+MAX_PAGE = 5000  # Loki's default max_entries_limit_per_query
+
+
+class LokiQueryError(TracklogError):
+    """Loki could not be asked, or refused the query; the message says which URL and why."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    timestamp_ns: int
+    line: str
+    labels: dict[str, str]
+
+
+class LokiReader:
+    def __init__(self, config: Config, timeout: float = 60.0) -> None:
+        loki = config.endpoints.loki
+        self.url = loki.url
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.verify = loki.verify_tls
+        if loki.tenant:
+            self.session.headers["X-Scope-OrgID"] = loki.tenant
+        if loki.bearer_token_env and os.environ.get(loki.bearer_token_env):
+            self.session.headers["Authorization"] = f"Bearer {os.environ[loki.bearer_token_env]}"
+        elif loki.username_env and os.environ.get(loki.username_env):
+            self.session.auth = (os.environ[loki.username_env], os.environ.get(loki.password_env, ""))
+
+    def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            answer = self.session.get(self.url + path, params=params, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise LokiQueryError(f"Loki at {self.url} is unreachable ({type(exc).__name__}); is it running? "
+                                 "(`tracklog stack status`, or endpoints.loki.url in tracklog.yaml)") from exc
+        if answer.status_code != 200:
+            raise LokiQueryError(f"Loki at {self.url} answered {answer.status_code} to {path}: "
+                                 f"{answer.text.strip()[:400]}")
+        return answer.json()
+
+    def query_range(self, query: str, start_ns: int, end_ns: int, limit: int = MAX_PAGE,
+                    direction: str = "forward", step: str | None = None) -> dict[str, Any]:
+        """The raw `data` of one query_range call."""
+        if end_ns <= start_ns:
+            raise LokiQueryError(f"the time range is empty or reversed (start {start_ns} >= end {end_ns})")
+        params: dict[str, Any] = {"query": query, "start": start_ns, "end": end_ns, "limit": limit,
+                                  "direction": direction}
+        if step:
+            params["step"] = step
+        return self._get("/loki/api/v1/query_range", params)["data"]
+
+    def entries(self, query: str, start_ns: int, end_ns: int, page: int = MAX_PAGE) -> Iterator[Entry]:
+        """Every entry in [start, end), oldest first, paging forward through Loki's per-query limit.
+
+        Entries sharing the page's last timestamp are fetched again on the next page and skipped there, so a page
+        boundary inside a run of equal timestamps neither loses nor repeats a line.
+        """
+        cursor = start_ns
+        seen_at_cursor: set[tuple[str, str]] = set()
+        while cursor < end_ns:
+            data = self.query_range(query, cursor, end_ns, limit=page)
+            rows = sorted(
+                (int(ts), line, stream["stream"]) for stream in data["result"] for ts, line in stream["values"]
+            )
+            fresh = [r for r in rows if not (r[0] == cursor and (_key(r[2]), r[1]) in seen_at_cursor)]
+            for ts, line, labels in fresh:
+                yield Entry(ts, line, labels)
+            if len(rows) < page:
+                return
+            last = rows[-1][0]
+            if last == cursor and not fresh:
+                raise LokiQueryError(f"more than {page} lines share timestamp {cursor}; raise the page size")
+            seen_at_cursor = {(_key(r[2]), r[1]) for r in rows if r[0] == last} | (
+                seen_at_cursor if last == cursor else set())
+            cursor = last
+
+    def instant(self, query: str, at_ns: int | None = None) -> list[dict[str, Any]]:
+        return self._get("/loki/api/v1/query", {"query": query, "time": at_ns or time.time_ns()})["data"]["result"]
+
+    def series(self, selector: str, start_ns: int, end_ns: int) -> list[dict[str, str]]:
+        return self._get("/loki/api/v1/series", {"match[]": selector, "start": start_ns, "end": end_ns})["data"]
+
+
+def _key(labels: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
