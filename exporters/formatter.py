@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from exporters import schema
+from exporters.chain import CHAINED_TYPES, HASH, ID, PREV, SEQ, HashChain
 from exporters.context import add_bound_fields
 from exporters.redact import Redactor
 
@@ -19,7 +20,7 @@ Processor = Callable[[logging.LogRecord, Event], Event]
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is a field.
 _RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
-    "message", "asctime", "taskName", schema.FIELDS_ATTR, "tags",
+    "message", "asctime", "taskName", schema.FIELDS_ATTR, "tags", "_tracklog_chain",
 }
 _LEVELS = {"WARNING": "warn", "CRITICAL": "critical", "ERROR": "error", "INFO": "info", "DEBUG": "debug"}
 
@@ -59,6 +60,7 @@ class JsonFormatter(logging.Formatter):
         extra_fields: allow-list of ``extra=`` attribute names to keep; ``None`` keeps all.
         processors: more callables ``(record, event) -> event``, run before redaction.
         code_origin_level: records at or above this level carry ``code.function``/``code.filepath``/``code.lineno``.
+        chain: stamp audit and security records with a hash chain (tamper evidence; see exporters.chain).
     """
 
     def __init__(
@@ -70,6 +72,7 @@ class JsonFormatter(logging.Formatter):
         extra_fields: Iterable[str] | None = None,
         processors: Iterable[Processor] = (),
         code_origin_level: int = logging.WARNING,
+        chain: bool = True,
         **formatter_kwargs: Any,
     ) -> None:
         super().__init__(**formatter_kwargs)
@@ -88,6 +91,7 @@ class JsonFormatter(logging.Formatter):
             chosen.insert(0, otel)
         self.processors = tuple(chosen)
         self.code_origin_level = code_origin_level
+        self.chain = HashChain() if chain else None
 
     def event(self, record: logging.LogRecord) -> Event:
         """The record as a redacted dict in tracklog's schema. Never raises."""
@@ -139,6 +143,13 @@ class JsonFormatter(logging.Formatter):
             event["log_type"] = self.log_type
         if self.redactor is not None:
             event = self.redactor.fields(event)
+        if self.chain is not None and event["log_type"] in CHAINED_TYPES:
+            stamped = getattr(record, "_tracklog_chain", None)
+            if stamped is None:  # the first handler to format this record links it; others reuse the link
+                event = self.chain(event)
+                record._tracklog_chain = {k: event[k] for k in (ID, SEQ, PREV, HASH)}
+            else:
+                event.update(stamped)
         return event
 
     def render(self, event: Event) -> str:

@@ -122,7 +122,8 @@ class MetricsHandler(logging.Handler):
         from exporters.formatter import JsonFormatter
 
         self.metrics = metrics or default_metrics()
-        self._events = JsonFormatter(service=service, env=env, redactor=False, code_origin_level=logging.CRITICAL + 1)
+        self._events = JsonFormatter(service=service, env=env, redactor=False, chain=False,
+                                     code_origin_level=logging.CRITICAL + 1)
 
     def emit(self, record: logging.LogRecord) -> None:
         try:

@@ -7,11 +7,12 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from provisioning.commands import agent, apply, plan, render, stack, validate
+from provisioning.commands import agent, apply, audit, plan, render, stack, validate
 from provisioning.errors import TracklogError
 
 COMMANDS = {
     "stack": stack, "render": render, "validate": validate, "plan": plan, "apply": apply, "agent": agent,
+    "audit": audit,
 }
 
 

@@ -188,3 +188,27 @@ def test_python_logging_loki_arguments_are_accepted():
                           auth=("user", "pass"), version="1", transport=FakeTransport())
     assert handler.tags == {"application": "tracking"}
     handler.close()
+
+
+def test_audit_and_security_records_are_hash_chained_once_per_record():
+    from exporters.chain import HASH, PREV, SEQ, record_hash
+
+    formatter = JsonFormatter(service="api")
+    first_out, second_out = io.StringIO(), io.StringIO()
+    log = logging.getLogger("unit.chain")
+    log.handlers[:] = []
+    for out in (first_out, second_out):  # two handlers share one formatter: the chain advances once per record
+        handler = logging.StreamHandler(out)
+        handler.setFormatter(formatter)
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    schema.user_action(log, user_id="u", action="refresh")
+    schema.login_attempt(log, user_id="u", outcome="success", client_address="1.2.3.4")
+    schema.user_action(log, user_id="u", action="open_map")
+    log.info("plain application record")
+    first, second = records(first_out), records(second_out)
+    assert [r.get(SEQ) for r in first] == [1, 1, 2, None]  # audit chain 1, 2; security chain 1; none for app
+    assert first == second
+    assert first[2][PREV] == first[0][HASH]
+    assert all(record_hash(r) == r[HASH] for r in first[:3])
