@@ -42,10 +42,12 @@ test-integration: venv stack-build
 bench: venv stack-build
 	$(PY) -m bench
 
+# Validate everything against the real query parsers, then plan and apply (apply re-plans and prints the plan).
 provision: venv
-	$(TRACKLOG) validate && $(TRACKLOG) apply
+	$(TRACKLOG) validate
+	$(TRACKLOG) apply
 
-demo: venv stack-up
+demo: venv stack-up provision
 	$(PY) -m demo
 
 compose-config: venv
