@@ -23,8 +23,10 @@ DEFAULT_PATTERNS: dict[str, str] = {
     "email": r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b",
     # 13-19 digits, optionally grouped by spaces or dashes; only masked when the Luhn check passes
     "card": r"\b\d(?:[ -]?\d){12,18}\b",
-    # E.164 (+4915112345678) or grouped national numbers ((030) 1234-5678, 555-123-4567)
-    "phone": r"(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\b\d{3}[ .-])\d{3,4}[ .-]\d{3,4}\b|\+\d{8,15}\b",
+    # E.164 (+4915112345678) or grouped national numbers ((030) 1234-5678, 555-123-4567); never dotted quads,
+    # so IP addresses (185.220.101.34) and version numbers stay readable
+    "phone": r"(?<![\d.])(?:\+\d{1,3}[ -]?)?(?:\(\d{2,4}\)[ -]?|\b\d{3}[ -])\d{3,4}[ -]\d{3,4}\b(?![.-]\d)"
+             r"|\+\d{8,15}\b",
 }
 
 # Fields whose values tracklog itself produces (enums, templates, ids it made): never scanned, which keeps
@@ -33,7 +35,7 @@ SAFE_FIELDS = frozenset({
     "timestamp", "level", "log_type", "service", "env", "logger", "event.name", "http.route",
     "http.request.method", "http.response.status_code", "db.system", "db.operation.name", "code.function",
     "code.filepath", "code.lineno", "error.type", "auth.outcome", "service.lifecycle", "trace_id", "span_id",
-    "request.id",
+    "request.id", "client.address",
 })
 _CACHE_LIMIT = 4096
 

@@ -1,0 +1,128 @@
+"""Incidents on a schedule: a DB slowdown (injected in tracking-api), a brute-force login run, a grant of admin."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from demo.directory import (
+    ACCOUNTS,
+    ADMIN_ACCOUNT,
+    ADMIN_ROLE,
+    BRUTE_FORCE_IP,
+    CRACKED_ACCOUNT,
+    PROMOTED_ACCOUNT,
+    country_of,
+    password_of,
+)
+from demo.traffic import Client
+
+BRUTE_FORCE_FAILURES = 40
+_BRUTE_FORCE_TARGETS = ("anna.schmidt", "jonas.weber", "lea.fischer", "paul.wagner", "admin", "root", "dispatch")
+_WORDLIST = ("123456", "password", "Winter2024!", "qwerty123", "letmein", "Passw0rd", "dragon", "Summer2025",
+             "welcome1", "iloveyou", "monkey", "trustno1")
+
+
+@dataclass(frozen=True)
+class DbSlowdown:
+    """The database gets slow from ``start`` (epoch seconds) for ``duration``: ramp up, plateau, recovery."""
+
+    start: float
+    duration: float
+
+    def severity(self, now: float | None = None) -> float:
+        """0 (healthy) .. 1 (worst) at ``now``."""
+        f = ((time.time() if now is None else now) - self.start) / self.duration
+        if not 0.0 <= f <= 1.0:
+            return 0.0
+        return max(0.0, min(1.0, f / 0.2, (1.0 - f) / 0.15))
+
+    def arg(self) -> str:
+        return f"{self.start:.3f}:{self.duration:g}"
+
+    @classmethod
+    def parse(cls, text: str) -> DbSlowdown:
+        start, duration = text.split(":")
+        return cls(float(start), float(duration))
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When each incident happens, in seconds after ``started`` (epoch); ``enabled=False`` is a quiet run."""
+
+    started: float
+    enabled: bool
+    db_slowdown_at: float
+    db_slowdown_seconds: float
+    brute_force_at: float
+    brute_force_seconds: float
+    permission_change_at: float
+
+    @classmethod
+    def plan(cls, started: float, *, enabled: bool, first: float, gap: float, db_seconds: float,
+             brute_force_seconds: float) -> Schedule:
+        return cls(started, enabled, first, db_seconds, first + gap, brute_force_seconds, first + 2 * gap)
+
+    def db_slowdown(self) -> DbSlowdown | None:
+        return DbSlowdown(self.started + self.db_slowdown_at, self.db_slowdown_seconds) if self.enabled else None
+
+    def describe(self) -> list[str]:
+        if not self.enabled:
+            return ["none (--no-incidents): 5xx share stays well under 1%, no burst of failed logins"]
+        return [
+            f"+{self.db_slowdown_at:>4.0f}s  DB slowdown for {self.db_slowdown_seconds:.0f}s: tracking-api queries "
+            "slow down and time out -> 504/500 spike",
+            f"+{self.brute_force_at:>4.0f}s  brute-force logins from {BRUTE_FORCE_IP} ({country_of(BRUTE_FORCE_IP)}): "
+            f"{BRUTE_FORCE_FAILURES} failures over {self.brute_force_seconds:.0f}s against several accounts, "
+            f"then a success as {CRACKED_ACCOUNT}",
+            f"+{self.permission_change_at:>4.0f}s  {ADMIN_ACCOUNT} grants '{ADMIN_ROLE}' to normal user "
+            f"{PROMOTED_ACCOUNT}",
+        ]
+
+
+def brute_force(client: Client, auth_url: str, stop: threading.Event, seconds: float) -> None:
+    """Many failed logins from one foreign address against several accounts, then one success."""
+    names = [_BRUTE_FORCE_TARGETS[i % len(_BRUTE_FORCE_TARGETS)] for i in range(BRUTE_FORCE_FAILURES)]
+    names[9] = names[27] = CRACKED_ACCOUNT  # two misses on the account it cracks (below the lockout of 5)
+    spacing = seconds / (BRUTE_FORCE_FAILURES + 1)
+    agent = "Mozilla/5.0 (compatible; hydra)"
+    for i, name in enumerate(names):
+        if stop.wait(spacing):
+            return
+        client.call("auth", "POST", f"{auth_url}/login", {"username": name, "password": _WORDLIST[i % 12]},
+                    address=BRUTE_FORCE_IP, headers={"User-Agent": agent})
+    if not stop.wait(spacing):
+        client.call("auth", "POST", f"{auth_url}/login",
+                    {"username": CRACKED_ACCOUNT, "password": password_of(CRACKED_ACCOUNT)},
+                    address=BRUTE_FORCE_IP, headers={"User-Agent": agent})
+
+
+def grant_admin(client: Client, auth_url: str) -> None:
+    """The admin logs in, then grants ``admin`` to a normal user (an audit event worth an alert)."""
+    admin = ACCOUNTS[ADMIN_ACCOUNT]
+    answer = client.call("auth", "POST", f"{auth_url}/login",
+                         {"username": admin.username, "password": password_of(admin.username)}, address=admin.address)
+    token = answer.get("token", "") if isinstance(answer, dict) else ""
+    client.call("auth", "POST", f"{auth_url}/admin/users/{ACCOUNTS[PROMOTED_ACCOUNT].user_id}/roles",
+                {"role": ADMIN_ROLE}, address=admin.address, headers={"Authorization": f"Bearer {token}"})
+
+
+def start(schedule: Schedule, client: Client, auth_url: str, stop: threading.Event) -> list[threading.Thread]:
+    """Run the login incidents at their times (the DB slowdown runs inside tracking-api)."""
+    if not schedule.enabled:
+        return []
+
+    def at(offset: float, action: object, *args: object) -> threading.Thread:
+        def run() -> None:
+            if not stop.wait(max(0.0, schedule.started + offset - time.time())):
+                action(*args)  # type: ignore[operator]
+
+        thread = threading.Thread(target=run, name=f"incident@{offset:.0f}", daemon=True)
+        thread.start()
+        return thread
+
+    return [
+        at(schedule.brute_force_at, brute_force, client, auth_url, stop, schedule.brute_force_seconds),
+        at(schedule.permission_change_at, grant_admin, client, auth_url),
+    ]
