@@ -108,6 +108,7 @@ class Stack:
             (self.paths.root / directory).mkdir(parents=True, exist_ok=True)
         chosen = self._chosen(only)
         binaries = {server.name: server.locate() for server in chosen}
+        started: dict[str, subprocess.Popen[bytes]] = {}
         for server in chosen:
             if self._running_pid(server) is not None:
                 _say(f"{server.name}: already running ({server.url})")
@@ -128,10 +129,11 @@ class Stack:
                     cwd=self.paths.of(server.name), start_new_session=True,
                     env={**os.environ, **server.environment()},
                 )
+            started[server.name] = process
             _write_atomically(self.paths.pid(server.name), json.dumps({"pid": process.pid, "argv": argv}))
             _say(f"{server.name}: started pid {process.pid}, log {log}")
         for server in chosen:
-            self._wait_ready(server)
+            self._wait_ready(server, started.get(server.name))
         return self.status(only)
 
     def down(self, only: list[str] | None = None) -> list[str]:
@@ -201,12 +203,14 @@ class Stack:
             return None
         return pid if cmdline == record["argv"][0] else None
 
-    def _wait_ready(self, server: Server) -> None:
+    def _wait_ready(self, server: Server, process: subprocess.Popen[bytes] | None) -> None:
         deadline = time.monotonic() + self.ready_timeout
         last = "no answer yet"
         while time.monotonic() < deadline:
-            pid = self._running_pid(server)
-            if pid is None and not _answers(server.ready_url()):
+            # A process we just started is judged by its exit status: until it has exec'd, its command line is
+            # still Python's, so the pid-file check of _running_pid would wrongly call it gone.
+            gone = process.poll() is not None if process is not None else self._running_pid(server) is None
+            if gone and not _answers(server.ready_url()):
                 raise StackError(
                     f"{server.name}: exited during start-up; see {self.paths.log(server.name)}:\n"
                     + _tail(self.paths.log(server.name))
