@@ -72,7 +72,7 @@ class GrafanaTarget:
         kind = point.get("type", "webhook")
         settings: dict[str, Any] = {}
         if kind in ("webhook", "sms", "slack"):
-            settings["url"] = os.environ.get(point.get("url_env", ""), "")  # shown only as a fingerprint
+            settings["url"] = os.environ.get(point.get("url_env", ""), "") or point.get("url", "")
         elif kind == "email":
             settings["addresses"] = ";".join(point.get("addresses") or [])
         grafana_type = {"sms": "webhook"}.get(kind, kind)

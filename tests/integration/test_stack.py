@@ -99,7 +99,7 @@ def test_alertmanager_delivers_an_alert_to_a_webhook(alertmanager_url: str, trac
     name = f"StackTest{time.time_ns()}"
     try:
         answer = requests.post(f"{alertmanager_url}/api/v2/alerts", json=[{
-            "labels": {"alertname": name, "severity": "warning", "service": "stack-test"},
+            "labels": {"alertname": name, "severity": "critical", "service": "stack-test"},
             "annotations": {"summary": "stack test"},
         }], timeout=10)
         assert answer.status_code == 200, answer.text
