@@ -47,6 +47,8 @@ provision: venv
 	$(TRACKLOG) validate
 	$(TRACKLOG) apply
 
+# The demo's contact points: the printer the demo runs on the stack's webhook port (see demo/alerts.py).
+demo: export TRACKLOG_SLACK_WEBHOOK_URL ?= http://127.0.0.1:9099/security-slack
 demo: venv stack-up provision
 	$(PY) -m demo
 

@@ -11,6 +11,7 @@ import time
 import requests
 
 from demo import SERVICES, incidents, processes
+from demo.alerts import AlertPrinter
 from demo.directory import BRUTE_FORCE_IP
 from demo.service import load_config
 from demo.traffic import Client, SimClock, Traffic, load_factor
@@ -62,6 +63,8 @@ def banner(loki: str, prometheus: str, env: str, children: list[processes.Child]
         f'  histogram_quantile(0.95, sum by (le, route) (rate(http_server_request_duration_seconds_bucket'
         f'{{service="tracking-api", {sel}}}[1m])))',
         f"  sum by (service) (rate(db_query_timeouts_total{{{sel}}}[1m]))",
+        "alerts: Prometheus and Loki evaluate tracklog's rules; what Alertmanager delivers is printed here "
+        "as it fires (after `make provision`).",
         f"Ctrl-C stops everything{'' if args.duration is None else f' (or after {args.duration:g}s)'}.",
     ]
     return "\n".join(lines)
@@ -91,6 +94,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: Loki does not answer at {loki} (run `tracklog stack up`); records are spooled meanwhile",
               file=sys.stderr)
 
+    printer: AlertPrinter | None = None
+    try:
+        printer = AlertPrinter(config.stack.ports["alertmanager_webhook"])
+    except OSError as exc:
+        print(f"demo: alerts are not printed here: port {config.stack.ports['alertmanager_webhook']} is taken "
+              f"({exc.strerror})", file=sys.stderr)
     started = time.time()
     schedule = incidents.Schedule.plan(
         started, enabled=args.incidents, first=args.incident_start,
@@ -133,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stop.set()
         codes = processes.stop_all(children)
+        if printer is not None:
+            printer.close()
     if codes:
         print("stopped: " + ", ".join(f"{name} (exit {code})" for name, code in codes.items()), flush=True)
     if traffic is not None:

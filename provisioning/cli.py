@@ -7,12 +7,27 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from provisioning.commands import agent, apply, audit, plan, render, stack, validate
+from provisioning.commands import (
+    agent,
+    apply,
+    archive,
+    audit,
+    errors,
+    logs,
+    plan,
+    render,
+    report,
+    restore,
+    stack,
+    trace,
+    validate,
+)
 from provisioning.errors import TracklogError
 
 COMMANDS = {
     "stack": stack, "render": render, "validate": validate, "plan": plan, "apply": apply, "agent": agent,
-    "audit": audit,
+    "audit": audit, "logs": logs, "trace": trace, "errors": errors, "report": report, "archive": archive,
+    "restore": restore,
 }
 
 

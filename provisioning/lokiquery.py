@@ -78,7 +78,8 @@ class LokiReader:
         while cursor < end_ns:
             data = self.query_range(query, cursor, end_ns, limit=page)
             rows = sorted(
-                (int(ts), line, stream["stream"]) for stream in data["result"] for ts, line in stream["values"]
+                ((int(ts), line, stream["stream"]) for stream in data["result"] for ts, line in stream["values"]),
+                key=lambda r: (r[0], _key(r[2]), r[1]),  # never compare the label dicts themselves
             )
             fresh = [r for r in rows if not (r[0] == cursor and (_key(r[2]), r[1]) in seen_at_cursor)]
             for ts, line, labels in fresh:

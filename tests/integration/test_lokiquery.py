@@ -35,3 +35,17 @@ def test_an_unreachable_loki_and_a_bad_range_are_explained(monkeypatch) -> None:
         reader.instant('count_over_time({service="x"}[1m])')
     with pytest.raises(LokiQueryError, match="empty or reversed"):
         reader.query_range('{service="x"}', 10, 5)
+
+
+def test_equal_lines_at_equal_times_in_two_streams_are_both_returned(loki_url: str) -> None:
+    service = f"it-twins-{time.time_ns() % 10**9}"
+    ts = str(time.time_ns() - 30 * 10**9)
+    for copy in ("a", "b"):
+        answer = requests.post(f"{loki_url}/loki/api/v1/push", timeout=10, json={"streams": [
+            {"stream": {"service": service, "copy": copy}, "values": [[ts, "same line"]]}]})
+        assert answer.status_code == 204, answer.text
+    reader = LokiReader(config.load(ROOT / "tracklog.yaml"))
+    query = f'{{service="{service}"}}'
+    entries = wait_for(lambda: (e := list(reader.entries(query, int(ts) - 10**9, time.time_ns()))) and len(e) == 2
+                       and e, what="both twins")
+    assert sorted(e.labels["copy"] for e in entries) == ["a", "b"]
