@@ -15,7 +15,7 @@ local rule = import 'rule.libsonnet';
         rule.new(c,
                  'TrackingApiHighErrorRate',
                  'prometheus',
-                 q.errorRatePercent(c, api, 'service', window),
+                 q.errorRatePercent(c, api, c.alertBy('service'), window),
                  '>',
                  t.api_error_rate_percent)
         + rule.withFor(t.api_error_rate_for)
@@ -34,7 +34,7 @@ local rule = import 'rule.libsonnet';
         rule.new(c,
                  'TrackingApiHighLatency',
                  'prometheus',
-                 q.latencyQuantile(c, 0.95, api, 'service, route', window),
+                 q.latencyQuantile(c, 0.95, api, c.alertBy('service, route'), window),
                  '>',
                  t.api_p95_latency_seconds)
         + rule.withFor(t.api_p95_latency_for)
@@ -51,7 +51,7 @@ local rule = import 'rule.libsonnet';
         rule.new(c,
                  'DatabaseTimeoutsSpiking',
                  'prometheus',
-                 q.dbTimeoutsPerMinute(c, c.servicesSelector, window),
+                 q.dbTimeoutsPerMinute(c, c.servicesSelector, window, c.alertBy('service, operation')),
                  '>',
                  t.db_timeouts_per_minute)
         + rule.withFor(t.db_timeouts_for)

@@ -15,7 +15,7 @@ local rule = import 'rule.libsonnet';
         rule.new(c,
                  'ExporterDroppingRecords',
                  'prometheus',
-                 q.exporterDropped(c, c.servicesSelector, t.exporter_dropped_window),
+                 q.exporterDropped(c, c.servicesSelector, t.exporter_dropped_window, c.alertBy('service, client, reason')),
                  '>=',
                  t.exporter_dropped_records)
         + rule.withWindow(t.exporter_dropped_window)

@@ -17,7 +17,7 @@ local rule = import 'rule.libsonnet';
         rule.new(c,
                  'RepeatedFailedLogins',
                  'loki',
-                 q.logins(c, security, 'failure', 'client_address', t.failed_logins_window),
+                 q.logins(c, security, 'failure', c.alertBy('client_address'), t.failed_logins_window),
                  '>',
                  t.failed_logins_per_ip)
         + rule.withWindow(t.failed_logins_window)
@@ -41,7 +41,7 @@ local rule = import 'rule.libsonnet';
         rule.new(c,
                  'LoginFromUnexpectedCountry',
                  'loki',
-                 q.loginsOutsideCountries(c, security, c.alertRateWindow),
+                 q.loginsOutsideCountries(c, security, c.alertRateWindow, c.alertBy('client_geo_country_iso_code, user_id, client_address')),
                  '>',
                  0)
         + rule.withWindow(c.alertRateWindow)
@@ -57,7 +57,7 @@ local rule = import 'rule.libsonnet';
         rule.new(c,
                  'AdminPermissionChanged',
                  'loki',
-                 q.adminPermissionChanges(c, audit, c.alertRateWindow),
+                 q.adminPermissionChanges(c, audit, c.alertRateWindow, c.alertBy('auth_role, audit_actor, audit_target')),
                  '>',
                  0)
         + rule.withWindow(c.alertRateWindow)

@@ -132,6 +132,8 @@ local unitSeconds = { s: 1, m: 60, h: 3600, d: 86400, w: 7 * 86400, y: 365 * 864
     // Rate window of alert expressions, and how often rule groups are evaluated.
     alertRateWindow: '5m',
     alertInterval: '1m',
+    // Labels every alert keeps apart (one alert per env when dev, staging and prod share Loki/Prometheus).
+    alertLabels: ['env'],
     // If set, each alert gets runbook_url = runbookBaseUrl + '#' + the alert's name in lower case.
     runbookBaseUrl: '',
 
@@ -145,6 +147,8 @@ local unitSeconds = { s: 1, m: 60, h: 3600, d: 86400, w: 7 * 86400, y: 365 * 864
       std.foldl(function(team, s) if s.name == service && std.get(s, 'team', '') != '' then s.team else team,
                 c.services,
                 c.platformTeam),
+    // The `by` clause of an alert: alertLabels first, then the alert's own labels.
+    alertBy(labels):: std.join(', ', c.alertLabels + [labels]),
     // A regex alternative of strings: ['DE', 'AT'] -> 'DE|AT'.
     alternatives(values):: std.join('|', values),
     // The stable uid of a dashboard or alert rule, from its name.

@@ -50,8 +50,8 @@ local join(parts) = std.join(', ', std.filter(function(p) p != '', parts));
   dbLatencyQuantile(c, quantile, sel, window='$__rate_interval')::
     'histogram_quantile(%s, sum by (service, operation, le) (rate(db_query_duration_seconds_bucket{%s}[%s])))'
     % [c.num(quantile), sel, window],
-  dbTimeoutsPerMinute(c, sel, window='$__rate_interval')::
-    '60 * sum by (service, operation) (rate(db_query_timeouts_total{%s}[%s]))' % [sel, window],
+  dbTimeoutsPerMinute(c, sel, window='$__rate_interval', by='service, operation')::
+    '60 * sum by (%s) (rate(db_query_timeouts_total{%s}[%s]))' % [by, sel, window],
 
   // ----------------------------------------------------------------------------------------------
   // PromQL: security, audit, lifecycle, resources, scraping, exporters, Loki ingest.
@@ -68,16 +68,17 @@ local join(parts) = std.join(', ', std.filter(function(p) p != '', parts));
   // A resource gauge per service: cpu_utilization_ratio, memory_bytes, open_files or threads.
   resource(c, gauge, sel):: 'max by (service) (service_%s{%s})' % [gauge, sel],
   scrapeHealth(c):: 'min by (job, instance) (up)',
-  exporterDropped(c, sel, window='$__rate_interval')::
-    'sum by (service, client, reason) (increase(tracklog_loki_records_dropped_total{%s}[%s]))' % [sel, window],
+  exporterDropped(c, sel, window='$__rate_interval', by='service, client, reason')::
+    'sum by (%s) (increase(tracklog_loki_records_dropped_total{%s}[%s]))' % [by, sel, window],
   exporterSent(c, sel, window='$__rate_interval')::
     'sum by (service, client) (rate(tracklog_loki_records_sent_total{%s}[%s]))' % [sel, window],
   exporterQueueDepth(c, sel):: 'max by (service, client) (tracklog_loki_queue_depth{%s})' % sel,
   lokiReceivedPerDay(c, metric):: 'sum(increase(loki_distributor_%s_received_total{%s}[1d]))' % [metric, c.lokiSelector],
   // Log records per second of one service, 0 when the service has no series at all (so that an alert on
   // it also fires for a service that disappeared).
-  serviceLogRate(c, service, window)::
-    'sum(rate(log_records_total{%s}[%s])) or vector(0)' % [$.promServiceSel(c, service), window],
+  serviceLogRate(c, service, window, by='')::
+    'sum%s(rate(log_records_total{%s}[%s])) or vector(0)'
+    % [if by == '' then '' else ' by (%s) ' % by, $.promServiceSel(c, service), window],
   // The configured retention per log type, as a constant vector with labels log_type and retention
   // (value: days), so that a table can show the config through the Prometheus datasource.
   retentionDays(c):: std.join(' or ', [
@@ -103,15 +104,13 @@ local join(parts) = std.join(', ', std.filter(function(p) p != '', parts));
       $.logins(c, stream, 'success', 'user_id', window),
     ],
   // Successful logins from a country outside security.allowed_countries.
-  loginsOutsideCountries(c, stream, window)::
-    'sum by (client_geo_country_iso_code, user_id, client_address) (count_over_time(%s %s | event_name="auth.login"'
-    % [stream, $.json]
+  loginsOutsideCountries(c, stream, window, by='client_geo_country_iso_code, user_id, client_address')::
+    'sum by (%s) (count_over_time(%s %s | event_name="auth.login"' % [by, stream, $.json]
     + ' | auth_outcome="success" | client_geo_country_iso_code != "" | client_geo_country_iso_code !~ "%s" [%s]))'
       % [c.alternatives(c.security.allowed_countries), window],
   // Permission changes of admin roles (audit log), by who changed whose role.
-  adminPermissionChanges(c, stream, window)::
-    'sum by (auth_role, audit_actor, audit_target) (count_over_time(%s %s | event_name="permission.change"'
-    % [stream, $.json]
+  adminPermissionChanges(c, stream, window, by='auth_role, audit_actor, audit_target')::
+    'sum by (%s) (count_over_time(%s %s | event_name="permission.change"' % [by, stream, $.json]
     + ' | auth_role=~"%s" [%s]))' % [c.alternatives(c.security.admin_roles), window],
   // HTTP 403 responses (application log) by service and route.
   accessViolations(c, stream, window)::

@@ -116,9 +116,9 @@ class LokiClient:
         self.stats = ClientStats()
         self._closed = False
         self._reset_runtime_state()
-        if self.spool is not None:
-            self._replay_pending = self.spool.open_existing() > 0
         _LIVE_CLIENTS.add(self)
+        if self.spool is not None and self.spool.open_existing() > 0:
+            self._start()  # replay what an earlier process left, without waiting for the first record
         os.register_at_fork(after_in_child=_weak_call(self, "_after_fork"))
 
     # -- caller side -------------------------------------------------------------------------------------
@@ -172,7 +172,12 @@ class LokiClient:
         if self._closed:
             return
         timeout = self.flush_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
         self.flush(timeout)
+        # Lines spooled earlier (this process's outage, or a previous process's) get what time is left.
+        while (self.spool is not None and len(self.spool) and time.monotonic() < deadline
+               and self._thread is not None and self._thread.is_alive()):
+            time.sleep(0.05)
         with self._cond:
             self._closed = True
             self._cond.notify_all()
@@ -218,7 +223,6 @@ class LokiClient:
         self._flush_requested = False
         self._thread: threading.Thread | None = None
         self._last_ts: dict[LabelSet, int] = {}
-        self._replay_pending = False
         self._last_drop_log: dict[str, float] = {}
 
     def _start(self) -> None:

@@ -239,3 +239,16 @@ def test_a_batch_goes_out_by_age_without_anyone_calling_flush():
         time.sleep(0.01)
     assert fake.lines() == ["first", "after an idle sender"]
     client.close()
+
+
+def test_a_process_that_logs_nothing_still_replays_the_spool_it_inherits(tmp_path):
+    first = make(FakeTransport([TransportError("down")] * 1000), spool_dir=tmp_path, spool_name="svc",
+                 flush_timeout=0.3)
+    push_n(first, 12)
+    first.close()
+    assert first.stats.spooled == 12
+    fake = FakeTransport()
+    second = make(fake, spool_dir=tmp_path, spool_name="svc", flush_timeout=5)
+    second.close()  # never pushed a record: the replay must still happen within the flush bound
+    assert fake.lines() == [f"line {i}" for i in range(12)]
+    assert list(tmp_path.glob("svc/*.seg")) == []

@@ -106,7 +106,7 @@ def test_alert_rules_carry_severity_team_runbook_and_dashboard(rendered: Rendere
             assert rule["data"][1]["model"]["type"] == "math"
             assert rule["annotations"]["__dashboardUid__"] in dashboard_uids
     logql = [r["expr"] for g in rendered.loki_rules["groups"] for r in g["rules"]]
-    assert any(e.startswith("sum by (client_address) (count_over_time({log_type=\"security\"} | json") for e in logql)
+    assert any(e.startswith("sum by (env, client_address) (count_over_time({log_type=\"security\"}") for e in logql)
 
 
 def test_files_are_written_in_their_formats(rendered: Rendered) -> None:
