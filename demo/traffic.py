@@ -166,7 +166,9 @@ class Traffic:
     def ui_action(self) -> None:
         """The tracking UI: open the map, refresh it, or change location settings (through the web backend)."""
         user, roll, web = self._user(), self.rng.random(), self.urls["web"]
-        if roll < 0.4:
+        if roll < 0.01:  # a curious user tries the admin page: 403 (an access violation)
+            self.client.call("web", "GET", f"{web}/api/admin/couriers", address=user.address, user=user.user_id)
+        elif roll < 0.4:
             self.client.call("web", "GET", f"{web}/api/orders/{self._order()}/map", address=user.address,
                              user=user.user_id)
         elif roll < 0.93:

@@ -7,9 +7,11 @@ from typing import Any
 
 import requests
 
-from demo.directory import courier_of
+from demo.directory import ACCOUNTS, ADMIN_ROLE, COURIERS, courier_of
 from demo.web_kit import Request, Response, Router, WsgiApp
 from exporters import context, schema
+
+ACCOUNTS_BY_ID = {account.user_id: account for account in ACCOUNTS.values()}
 
 
 class UpstreamError(Exception):
@@ -65,6 +67,17 @@ def build(log: logging.Logger, upstream: str) -> WsgiApp:
     @router.route("GET", "/api/orders/{id}/refresh")
     def refresh(request: Request) -> Response:
         return upstream_call(request, "refresh", [f"/orders/{request.params['id']}/track"])
+
+    @router.route("GET", "/api/admin/couriers")
+    def admin_couriers(request: Request) -> Response:
+        user_id = request.header("X-User-ID", "anonymous")
+        account = ACCOUNTS_BY_ID.get(user_id)
+        if account is None or ADMIN_ROLE not in account.roles:
+            schema.access_denied(log, user_id=user_id, resource=request.path, required_role=ADMIN_ROLE,
+                                 client_address=request.client_address)
+            return 403, {"error": "admins only"}
+        schema.user_action(log, user_id=user_id, action="list_couriers")
+        return 200, {"couriers": len(COURIERS)}
 
     @router.route("PUT", "/api/users/me/location-settings")
     def location_settings(request: Request) -> Response:

@@ -175,6 +175,15 @@ def permission_change(
     log(logger, logging.WARNING, f"{actor} changed {role} of {target}: {before} -> {after}", data)
 
 
+def access_denied(logger: logging.Logger, *, user_id: str, resource: str, required_role: str,
+                  client_address: str | None = None, **fields: Any) -> None:
+    """A request refused for lack of a role (security log): who tried what, needing which role."""
+    data = {LOG_TYPE: SECURITY, EVENT_NAME: "authz.denied", USER_ID: user_id, URL_PATH: resource,
+            AUTH_ROLE: required_role, **fields}
+    _put(data, CLIENT_ADDRESS, client_address)
+    log(logger, logging.WARNING, f"access denied: {user_id} needs {required_role} for {resource}", data)
+
+
 def user_action(logger: logging.Logger, *, user_id: str, action: str, **fields: Any) -> None:
     """A user's action in the tracking UI (open map, refresh, change location settings): audit log."""
     data = {LOG_TYPE: AUDIT, EVENT_NAME: "ui.action", USER_ID: user_id, UI_ACTION: action, **fields}
