@@ -11,11 +11,10 @@ from typing import Any
 import yaml
 
 from provisioning.errors import ConfigError
+from provisioning.timerange import NS, parse_duration
 
 LOG_TYPES = ("application", "system", "audit", "security")
 DEFAULT_PATH = "tracklog.yaml"
-_DURATION = re.compile(r"^(\d+)(s|m|h|d|w|y)$")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 
 
 class _LineDict(dict):
@@ -36,14 +35,6 @@ class _LineLoader(yaml.SafeLoader):
 _LineLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _LineLoader.construct_mapping  # type: ignore[arg-type]
 )
-
-
-def parse_duration(text: str) -> int:
-    """Return the number of seconds in a Prometheus-style duration such as ``30d`` or ``5m``."""
-    match = _DURATION.match(str(text).strip())
-    if not match:
-        raise ValueError(f"{text!r} is not a duration like 30s, 5m, 24h, 30d, 4w or 1y")
-    return int(match.group(1)) * _SECONDS[match.group(2)]
 
 
 @dataclass(frozen=True)
@@ -274,7 +265,7 @@ def _build(path: Path, raw: _LineDict) -> Config:
         entry = r.mapping(raw_types, name, f"log_types.{name}")
         retention = r.string(entry, "retention", f"log_types.{name}.retention", "30d")
         try:
-            seconds = parse_duration(retention)
+            seconds = parse_duration(retention, retention=True) // NS
         except ValueError as exc:
             r.problem(entry, "retention", f"log_types.{name}.retention", str(exc))
             seconds = 0

@@ -13,6 +13,7 @@ from typing import Any
 from provisioning.archive import crypto
 from provisioning.archive.codec import ObjectBuilder
 from provisioning.archive.counts import stream_counts
+from provisioning.archive.days import DaySlice, split_days
 from provisioning.archive.layout import (
     base_selector,
     canonical_labels,
@@ -37,10 +38,10 @@ from provisioning.archive.manifest import (
     query_id,
 )
 from provisioning.archive.store import ObjectInfo, Store, sha256_hex
-from provisioning.archive.timerange import DaySlice, TimeRange, iso, split_days
 from provisioning.config import Config
 from provisioning.errors import TracklogError
 from provisioning.lokiquery import LokiReader
+from provisioning.timerange import TimeRange, iso
 
 log = logging.getLogger("tracklog.archive")
 # Test hook: stop (sleep) right after the Nth object is uploaded, before the manifest records it.

@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 
-from provisioning.archive.timerange import DaySlice
+from provisioning.archive.days import DaySlice
 
 
 def canonical_labels(labels: Mapping[str, str]) -> str:

@@ -8,7 +8,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from provisioning.archive.timerange import iso
+from provisioning.timerange import iso
 
 FORMAT = 1
 RUNNING, COMPLETE, INCOMPLETE = "running", "complete", "incomplete"

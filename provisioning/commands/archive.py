@@ -7,9 +7,9 @@ import json
 import time
 
 from provisioning import config
+from provisioning.archive.days import resolve_range
 from provisioning.archive.export import Archiver, ArchiveRequest
 from provisioning.archive.store import Store
-from provisioning.archive.timerange import resolve_range
 from provisioning.archive.verify import verify
 from provisioning.errors import TracklogError
 

@@ -9,9 +9,9 @@ import threading
 import time
 
 from provisioning.lokiquery import Entry, LokiReader
+from provisioning.timerange import TimeRangeError
 from provisioning.troubleshoot import args as common
 from provisioning.troubleshoot import logql, views
-from provisioning.troubleshoot.errors import TimeRangeError
 from provisioning.troubleshoot.follow import entry_key, follow
 from provisioning.troubleshoot.records import Record, parse
 from provisioning.troubleshoot.search import LogFilters, newest

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from provisioning import config
+from provisioning import config, timerange
 from provisioning.lokiquery import LokiReader
-from provisioning.troubleshoot import timerange
 
 
 def add_range(parser: argparse.ArgumentParser, default_since: str) -> None:

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provisioning.lokiquery import LokiReader
+from provisioning.timerange import NS, TimeRange, format_ns
 from provisioning.troubleshoot import logql
 from provisioning.troubleshoot.fingerprint import Fingerprint, fingerprint
 from provisioning.troubleshoot.records import Record, parse
-from provisioning.troubleshoot.timerange import NS, TimeRange, format_ns
 
 MINUTE_NS = 60 * NS
 

@@ -5,9 +5,5 @@ from __future__ import annotations
 from provisioning.errors import TracklogError
 
 
-class TimeRangeError(TracklogError, ValueError):
-    """A time could not be read, or the range it makes is empty or reversed."""
-
-
 class TraceNotFound(TracklogError):
     """No record carries the trace id asked for, or a short id is ambiguous."""

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from provisioning.lokiquery import LokiReader
+from provisioning.timerange import NS, TimeRange
 from provisioning.troubleshoot import logql
 from provisioning.troubleshoot.records import DB_DURATION, HTTP_DURATION, Record, parse
 from provisioning.troubleshoot.stats import Summary, summarize
-from provisioning.troubleshoot.timerange import NS, TimeRange
 
 HOUR_NS = 3600 * NS
 

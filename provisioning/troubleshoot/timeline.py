@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from provisioning.lokiquery import LokiReader
+from provisioning.timerange import TimeRange, format_ns
 from provisioning.troubleshoot import logql
 from provisioning.troubleshoot.errors import TraceNotFound
 from provisioning.troubleshoot.fingerprint import kind_of
 from provisioning.troubleshoot.records import Record, parse
-from provisioning.troubleshoot.timerange import TimeRange, format_ns
 
 MS = 1_000_000  # nanoseconds in a millisecond
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from provisioning.timerange import format_ns
 from provisioning.troubleshoot.errorgroups import ErrorGroup, nearby_text
 from provisioning.troubleshoot.performance import PerformanceReport
 from provisioning.troubleshoot.records import Record, short
 from provisioning.troubleshoot.stats import Summary
 from provisioning.troubleshoot.table import cell, clip, format_table
 from provisioning.troubleshoot.timeline import Timeline, origin, verdict
-from provisioning.troubleshoot.timerange import format_ns
 
 LOG_HEADERS = ("time", "service", "level", "log_type", "message", "trace")
 

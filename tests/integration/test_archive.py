@@ -29,14 +29,15 @@ from exporters.loki.client import LokiClient
 from exporters.loki.labels import label_set
 from provisioning import config as config_module
 from provisioning.archive import layout
+from provisioning.archive.days import DAY_NS
 from provisioning.archive.export import PAUSE_ENV, Archiver, ArchiveRequest
 from provisioning.archive.lock import LockHeld, S3Lock
 from provisioning.archive.store import Store, sha256_hex
-from provisioning.archive.timerange import DAY_NS, TimeRange
 from provisioning.archive.verify import load_manifest, object_bytes, run_key
 from provisioning.commands import archive as archive_command
 from provisioning.commands import restore as restore_command
 from provisioning.lokiquery import LokiReader
+from provisioning.timerange import TimeRange
 from tests.integration.conftest import ROOT, wait_for
 
 CONFIG = str(ROOT / "tracklog.yaml")

@@ -10,11 +10,12 @@ from datetime import date
 import pytest
 
 from provisioning.archive import codec, counts, crypto, layout
+from provisioning.archive.days import DAY_NS, DaySlice, parse_time, resolve_range, split_days
 from provisioning.archive.export import ArchiveReport
 from provisioning.archive.lock import Holder, stale_reason
 from provisioning.archive.manifest import Gap, Manifest, ObjectRecord, new_run_id, query_id
 from provisioning.archive.selector import parse
-from provisioning.archive.timerange import DAY_NS, NS, DaySlice, TimeRange, iso, parse_time, resolve_range, split_days
+from provisioning.timerange import NS, TimeRange, iso
 
 T0 = 1_714_521_600 * NS  # 2024-05-01T00:00:00Z
 LABELS = {"service": "auth", "log_type": "audit", "level": "info"}

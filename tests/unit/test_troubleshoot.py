@@ -11,17 +11,8 @@ from datetime import UTC, datetime
 import pytest
 
 from provisioning.lokiquery import Entry
-from provisioning.troubleshoot import (
-    TimeRangeError,
-    fingerprint,
-    parse,
-    parse_duration,
-    parse_time,
-    percentile,
-    resolve,
-    summarize,
-    template,
-)
+from provisioning.timerange import NS, TimeRangeError, format_ns, parse_duration, parse_time, resolve
+from provisioning.troubleshoot import fingerprint, parse, percentile, summarize, template
 from provisioning.troubleshoot.errorgroups import group
 from provisioning.troubleshoot.follow import follow
 from provisioning.troubleshoot.logql import field_equals, matcher, selector
@@ -29,7 +20,6 @@ from provisioning.troubleshoot.performance import Accumulator
 from provisioning.troubleshoot.search import LogFilters
 from provisioning.troubleshoot.table import clip, format_table, to_csv
 from provisioning.troubleshoot.timeline import build, verdict
-from provisioning.troubleshoot.timerange import NS, format_ns
 from provisioning.troubleshoot.views import log_row
 
 NOW = 1_795_000_000 * NS  # 2026-11-17T...Z
