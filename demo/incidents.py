@@ -84,7 +84,8 @@ class Schedule:
 def brute_force(client: Client, auth_url: str, stop: threading.Event, seconds: float) -> None:
     """Many failed logins from one foreign address against several accounts, then one success."""
     names = [_BRUTE_FORCE_TARGETS[i % len(_BRUTE_FORCE_TARGETS)] for i in range(BRUTE_FORCE_FAILURES)]
-    names[9] = names[27] = CRACKED_ACCOUNT  # two misses on the account it cracks (below the lockout of 5)
+    # three misses on the account it finally cracks: a "success after a run of failures" (below the lockout of 5)
+    names[9] = names[20] = names[31] = CRACKED_ACCOUNT
     spacing = seconds / (BRUTE_FORCE_FAILURES + 1)
     agent = "Mozilla/5.0 (compatible; hydra)"
     for i, name in enumerate(names):
