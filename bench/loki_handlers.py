@@ -123,7 +123,9 @@ def table(rows: list[dict]) -> str:
         if r.get("delivered_per_s") and plain.get(r["scenario"]):
             ratio = f"{r['delivered_per_s'] / plain[r['scenario']]:.1f}"
         file_ratio = f"{r['call_median_us'] / anchor[r['scenario']]:.2f}" if anchor.get(r["scenario"]) else ""
-        lost = str(r["lost"]) + (f" (0 after restart: {r['after_restart']})" if "after_restart" in r else "")
+        lost = str(r["lost"])
+        if "after_restart" in r:  # tracklog spooled these; a restarted process delivered what follows
+            lost += f" spooled; {r['records'] - r['after_restart']} after a restart"
         out.append(
             f"| {r['scenario']} | {r['handler']} | {r.get('delivered_per_s') or ''} | {ratio} | "
             f"{r['call_median_us']:.1f} | {r['call_p99_us']:.1f} | {file_ratio} | {r['requests']} | {lost} | "
