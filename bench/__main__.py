@@ -5,7 +5,10 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = {"loki": "bench.loki_handlers", "agent": "bench.agent_throughput", "jsonnet": "bench.jsonnet_render"}
+BENCHES = {
+    "loki": "bench.loki_handlers", "encoding": "bench.encoding", "agent": "bench.agent_throughput",
+    "jsonnet": "bench.jsonnet_render",
+}
 
 
 def main() -> int:

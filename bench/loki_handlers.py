@@ -23,7 +23,7 @@ import requests
 
 from bench.faultproxy import FaultProxy
 
-HANDLERS = ("tracklog", "tracklog-json", "loki-logger-handler", "python-logging-loki", "stream-file")
+HANDLERS = ("tracklog", "tracklog-protobuf", "loki-logger-handler", "python-logging-loki", "stream-file")
 # name: (proxy mode, share of the logging time it lasts); "hung" lasts for good. Failure runs log at a steady rate
 # for FAILURE_LOG_SECONDS, so an outage starts and ends while the service is still logging, as in production.
 SCENARIOS = {

@@ -24,10 +24,11 @@ def make_handler(kind: str, url: str, service: str, spool_dir: str) -> logging.H
     push = url.rstrip("/") + "/loki/api/v1/push"
     tags = {"service": service, "env": "bench"}
     formatter = JsonFormatter(service=service, env="bench")
-    if kind == "tracklog":
+    if kind == "tracklog":  # the default encoding: JSON + gzip
         return LokiHandler(url, service=service, env="bench", spool_dir=spool_dir, spool_name=service)
-    if kind == "tracklog-json":
-        return LokiHandler(url, service=service, env="bench", encoding="json", spool_dir=spool_dir, spool_name=service)
+    if kind == "tracklog-protobuf":
+        return LokiHandler(url, service=service, env="bench", encoding="protobuf", spool_dir=spool_dir,
+                           spool_name=service)
     if kind == "python-logging-loki":
         import logging_loki
 
