@@ -35,6 +35,8 @@ from pathlib import Path
 import requests
 import yaml
 
+from bench.measure import count_in_loki, peak_rss_mb
+
 ROOT = Path(__file__).resolve().parents[1]
 TRACKLOG = ROOT / ".venv" / "bin" / "tracklog"
 PROMTAIL_BUILD = ROOT / "stack" / "build" / "promtail.sh"
@@ -126,25 +128,6 @@ def write_access_log(path: Path, lines: int, seed: int = 7) -> int:
 # ---------------------------------------------------------------------------------------------- Loki and /proc
 
 
-def count_in_loki(loki_url: str, service: str) -> int:
-    answer = requests.get(f"{loki_url}/loki/api/v1/query", params={
-        "query": f'sum(count_over_time({{service="{service}"}}[1h]))', "time": time.time_ns() + 10**9,
-    }, timeout=60)
-    answer.raise_for_status()
-    result = answer.json()["data"]["result"]
-    return int(float(result[0]["value"][1])) if result else 0
-
-
-def proc_hwm_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
 def proc_cpu_s(pid: int) -> float | None:
     """user+sys seconds of a live process from /proc/<pid>/stat (fields 14 and 15)."""
     try:
@@ -163,7 +146,7 @@ class HwmSampler(threading.Thread):
 
     def run(self) -> None:
         while not self._stop_event.wait(0.01):
-            self.peak_mb = max(self.peak_mb, proc_hwm_mb(self.pid))
+            self.peak_mb = max(self.peak_mb, peak_rss_mb(self.pid))
 
     def stop(self) -> float:
         self._stop_event.set()
@@ -188,7 +171,7 @@ def watch(proc: subprocess.Popen, loki_url: str, service: str, expected: int, st
         while True:
             running = proc.poll() is None
             try:
-                now_count = count_in_loki(loki_url, service)
+                now_count = count_in_loki(loki_url, service, window="1h")
             except requests.RequestException as exc:
                 print(f"  (count query failed: {exc})", file=sys.stderr)
                 now_count = count

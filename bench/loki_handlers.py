@@ -19,9 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
-
 from bench.faultproxy import FaultProxy
+from bench.measure import count_in_loki
 
 HANDLERS = ("tracklog", "tracklog-protobuf", "loki-logger-handler", "python-logging-loki", "stream-file")
 # name: (proxy mode, share of the logging time it lasts); "hung" lasts for good. Failure runs log at a steady rate
@@ -36,15 +35,6 @@ SCENARIOS = {
 FAILURE_LOG_SECONDS = 25.0  # the outage (15 s) outlasts loki-logger-handler's 10 s flush interval
 EXIT_LIMIT_S = 300
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def count_in_loki(loki_url: str, service: str) -> int:
-    answer = requests.get(f"{loki_url}/loki/api/v1/query", params={
-        "query": f'sum(count_over_time({{service="{service}"}}[3h]))', "time": time.time_ns() + 10**9,
-    }, timeout=60)
-    answer.raise_for_status()
-    result = answer.json()["data"]["result"]
-    return int(float(result[0]["value"][1])) if result else 0
 
 
 def wait_for_count(loki_url: str, service: str, expected: int, settle_s: float = 12.0) -> tuple[int, float]:

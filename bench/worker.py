@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import resource
 import statistics
 import sys
 import time
@@ -17,6 +16,7 @@ from queue import Queue
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.measure import peak_rss_mb
 from exporters import JsonFormatter, LokiHandler, schema
 
 
@@ -45,14 +45,6 @@ def make_handler(kind: str, url: str, service: str, spool_dir: str) -> logging.H
         handler.setFormatter(formatter)
         return handler
     raise SystemExit(f"unknown handler {kind}")
-
-
-def _peak_rss_mb() -> float:
-    """VmHWM: this process's own peak (ru_maxrss would include the parent's size at fork)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:
@@ -94,7 +86,7 @@ def main() -> None:
         "call_median_us": statistics.median(times) / 1000,
         "call_p99_us": times[int(len(times) * 0.99)] / 1000,
         "call_max_us": times[-1] / 1000,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
     }), flush=True)
     # Exit as a service would: logging.shutdown() at interpreter exit flushes (or not) each handler. The queue
     # handler of python-logging-loki is given the clean shutdown its users would write: stop() drains the queue.
