@@ -120,18 +120,27 @@ def test_quiet_run_pages_nobody_then_incidents_page_and_every_panel_has_data(
         values = {"env": env, "service": ".*", "log_type": ".*", "level": ".*", "search": "", "trace_id": trace_id}
         cfg = config.load(ROOT / "tracklog.yaml")
         rendered = render(cfg, out_dir=tmp_path / "render")
-        empty = []
-        end = time.time()
+        queries = []
         for file_name, dashboard in rendered.dashboards.items():
             for panel in dashboard["panels"]:
                 for target in panel.get("targets", []):
                     datasource = (target.get("datasource") or panel.get("datasource") or {}).get("uid")
-                    if datasource not in ("prometheus", "loki") or not target.get("expr"):
-                        continue
-                    expr = _substitute(target["expr"], values)
-                    url = prometheus_url if datasource == "prometheus" else loki_url
-                    if not _has_data(url, datasource, expr, started - 60, end):
-                        empty.append(f"{file_name}: {panel['title']}: {expr}")
+                    if datasource in ("prometheus", "loki") and target.get("expr"):
+                        queries.append((f"{file_name}: {panel['title']}", datasource,
+                                        _substitute(target["expr"], values)))
+
+        def panels_without_data() -> list[str]:
+            return [f"{where}: {expr}" for where, datasource, expr in queries
+                    if not _has_data(prometheus_url if datasource == "prometheus" else loki_url, datasource, expr,
+                                     started - 60, time.time())]
+
+        # The alerts can fire before the last incident (the brute force ends in a success) has happened:
+        # poll until every panel has data, or report the ones still empty.
+        deadline = time.monotonic() + 150
+        empty = panels_without_data()
+        while empty and time.monotonic() < deadline:
+            time.sleep(5)
+            empty = panels_without_data()
         assert not empty, "panels without data:\n" + "\n".join(empty)
     finally:
         _stop(demo)

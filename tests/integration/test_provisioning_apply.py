@@ -74,15 +74,16 @@ def test_error_rate_and_brute_force_alerts_reach_the_webhook(stack, scrape_targe
                                    alertRateWindow="30s", alertInterval="10s"))
     provision.apply(provision.plan(cfg, out_dir=str(tmp_path / "build")), force=True)
 
+    env = f"alert-test-{time.time_ns() % 10**8}"  # alerts keep envs apart: other tests' alerts are not ours
     # 5% of tracking-api's requests fail, scraped by the real Prometheus.
     registry = CollectorRegistry()
     metrics = RecordMetrics(registry=registry)
     server, _ = start_http_server(0, addr="127.0.0.1", registry=registry)
     target = scrape_target_dir / f"alert-test-{os.getpid()}.json"
     target.write_text(json.dumps([{"targets": [f"127.0.0.1:{server.server_address[1]}"],
-                                   "labels": {"service": "tracking-api", "env": "test"}}]))
+                                   "labels": {"service": "tracking-api", "env": env}}]))
     # A brute-force run: 15 failed logins from one foreign address, into the real Loki.
-    handler = LokiHandler(loki_url, service="auth", env="test", batch_max_wait=0.1)
+    handler = LokiHandler(loki_url, service="auth", env=env, batch_max_wait=0.1)
     log = logging.getLogger("tests.bruteforce")
     log.handlers[:] = [handler]
     log.setLevel(logging.INFO)
@@ -101,7 +102,7 @@ def test_error_rate_and_brute_force_alerts_reach_the_webhook(stack, scrape_targe
                              "http.request.method": "GET", "http.response.status_code": status,
                              "http.server.request.duration": 0.01})
         found = {a["labels"]["alertname"]: a for body in receiver.received for a in body.get("alerts", [])
-                 if a["status"] == "firing"}
+                 if a["status"] == "firing" and a["labels"].get("env") == env}
         return found if {"TrackingApiHighErrorRate", "RepeatedFailedLogins"} <= set(found) else {}
 
     try:
