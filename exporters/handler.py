@@ -68,7 +68,6 @@ class LokiHandler(logging.Handler):
         self.client = client
         self.setFormatter(JsonFormatter(service=service, env=env))
         self._labels_cache: dict[tuple[Any, ...], LabelSet] = {}
-        self.format_errors = 0
         self.addFilter(_not_internal)
 
     def setFormatter(self, fmt: logging.Formatter | None) -> None:
@@ -93,8 +92,8 @@ class LokiHandler(logging.Handler):
                 labels = self._labels((), getattr(record, "tags", None))
                 metadata = ()
             self.client.push(labels, int(record.created * 1e9), line, metadata)
-        except Exception:
-            self.format_errors += 1  # counted; the caller's logging call never sees it
+        except Exception as exc:  # counted and logged (rate-limited); the caller's logging call never sees it
+            self.client.count_drop("handler_error", f"{type(exc).__name__}: {exc}")
 
     def _labels(self, key: tuple[Any, ...], tags: dict[str, Any] | None) -> LabelSet:
         values = {**self.tags, **dict(zip(self.label_keys, key, strict=False))}

@@ -27,7 +27,8 @@ from exporters.loki.transport import HttpTransport, Transport, TransportError
 internal_log = logging.getLogger("tracklog.internal")
 TRUNCATION_MARKER = "…[truncated {} bytes]"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-DROP_REASONS = ("buffer_full", "rejected", "too_large", "spool_full", "shutdown_timeout", "spool_corrupt")
+DROP_REASONS = ("buffer_full", "rejected", "too_large", "spool_full", "shutdown_timeout", "spool_corrupt",
+                "handler_error")
 
 
 @dataclass
@@ -201,6 +202,11 @@ class LokiClient:
         if self.spool is not None:
             self.spool.close()
         _LIVE_CLIENTS.discard(self)
+
+    def count_drop(self, reason: str, detail: str = "", count: int = 1) -> None:
+        """Count records a caller of this client gave up on (e.g. a handler that failed), and log it rate-limited."""
+        self.stats.dropped[reason] = self.stats.dropped.get(reason, 0) + count
+        self._note_drop(reason, detail)
 
     @property
     def queue_depth(self) -> int:

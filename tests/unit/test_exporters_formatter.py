@@ -214,3 +214,21 @@ def test_audit_and_security_records_are_hash_chained_once_per_record():
     assert first == second
     assert first[2][PREV] == first[0][HASH]
     assert all(record_hash(r) == r[HASH] for r in first[:3])
+
+
+def test_a_failing_handler_counts_and_logs_the_drop(caplog):
+    fake = FakeTransport()
+    handler = LokiHandler(transport=fake, service="x", batch_max_wait=0.05)
+
+    def broken_push(*args, **kwargs):
+        raise RuntimeError("queue exploded")
+
+    handler.client.push = broken_push  # type: ignore[method-assign]
+    log = logging.getLogger("unit.handler-error")
+    log.handlers[:] = [handler]
+    log.propagate = False
+    with caplog.at_level("WARNING", logger="tracklog.internal"):
+        log.error("lost?")
+    assert handler.client.stats.dropped["handler_error"] == 1
+    assert "handler_error" in caplog.text
+    handler.close()
