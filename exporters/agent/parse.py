@@ -201,6 +201,17 @@ def parse_time(value: object) -> int | None:
     if isinstance(value, int | float):
         return _epoch_ns(float(value), str(value))
     text = str(value).strip()
+    if text == _last_time[0]:  # consecutive lines of a log mostly share their (second-resolution) time
+        return _last_time[1]
+    parsed = _parse_time_text(text)
+    _last_time[:] = [text, parsed]
+    return parsed
+
+
+_last_time: list = ["", None]  # the last text parse_time read, and its value
+
+
+def _parse_time_text(text: str) -> int | None:
     if _EPOCH.match(text):
         return _epoch_ns(float(text), text)
     match = _RFC3339.match(text)
