@@ -391,7 +391,7 @@ def test_a_gap_between_loki_and_its_count_fails_the_run_and_a_rerun_fills_it(
 
 def test_an_encrypted_archive_verifies_and_decrypts_only_with_its_key(
         dataset: Dataset, store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("cryptography")
+    pytest.importorskip("cryptography", reason="client-side encryption needs the cryptography package")
     secret = base64.b64encode(os.urandom(32)).decode()
     monkeypatch.setenv("IT_ARCHIVE_KEY", secret)
     prefix = f"{dataset.root}/encrypted"

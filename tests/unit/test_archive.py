@@ -236,7 +236,7 @@ def test_a_lease_is_stale_when_expired_or_its_local_owner_is_gone() -> None:
 
 def test_encryption_round_trips_and_refuses_a_wrong_key_an_altered_or_a_moved_object(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("cryptography")
+    pytest.importorskip("cryptography", reason="client-side encryption needs the cryptography package")
     key = bytes(range(32))
     monkeypatch.setenv("ARCHIVE_KEY", base64.b64encode(key).decode())
     assert crypto.load_key("ARCHIVE_KEY") == key
@@ -260,7 +260,7 @@ def test_encryption_round_trips_and_refuses_a_wrong_key_an_altered_or_a_moved_ob
 
 
 def test_a_missing_or_malformed_key_is_named_without_its_value(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("cryptography")
+    pytest.importorskip("cryptography", reason="client-side encryption needs the cryptography package")
     monkeypatch.delenv("ARCHIVE_KEY", raising=False)
     with pytest.raises(crypto.EncryptionError, match=r"\$ARCHIVE_KEY is not set"):
         crypto.load_key("ARCHIVE_KEY")
