@@ -1,4 +1,4 @@
-"""Audit the logs in Loki: `audit verify` checks the hash chains of audit and security records."""
+"""Audit the logs in Loki: `verify` hash chains, `detect` suspicious activity, `report` for a compliance review."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 from provisioning import config
+from provisioning.audit import detect as detection
+from provisioning.audit import report as compliance
 from provisioning.audit.verify import verify
 from provisioning.lokiquery import LokiReader
 from provisioning.timerange import resolve
@@ -22,10 +25,69 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     check.add_argument("--to", dest="end", metavar="TIME", help="end (default now), same forms as --from")
     check.add_argument("--service", default=None)
     check.add_argument("--output", choices=["text", "json"], default="text")
+    find = sub.add_parser("detect", help="brute force, logins from outside the allowed countries/networks, "
+                          "impossible travel, admin grants, denied admin access (exit 2 when found)")
+    _add_range(find, "24h")
+    find.add_argument("--env", default=None, help="only this env label (default: all)")
+    find.add_argument("--output", choices=["text", "json"], default="text")
+    review = sub.add_parser("report", help="a compliance report (HTML + CSV) of logins, failures, permission "
+                            "changes, admin actions and findings")
+    _add_range(review, "30d")
+    review.add_argument("--env", default=None, help="only this env label (default: all)")
+    review.add_argument("--out", required=True, metavar="DIR", help="write report.html and the CSVs here")
     parser.set_defaults(run=run)
 
 
+def _add_range(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument("--since", help=f"how far back from --to (default {default}): 30m, 24h, 7d; or --from")
+    parser.add_argument("--from", dest="start", metavar="TIME",
+                        help="start: RFC 3339 (UTC if no offset), a date, epoch seconds, or a time ago like 2h")
+    parser.add_argument("--to", dest="end", metavar="TIME", help="end (default now), same forms as --from")
+
+
 def run(args: argparse.Namespace) -> int:
+    command = getattr(args, "audit_command", None) or "verify"
+    if command == "detect":
+        return run_detect(args)
+    if command == "report":
+        return run_report(args)
+    return run_verify(args)
+
+
+def _read(args: argparse.Namespace, default_since: str, line_filter: bool):
+    cfg = config.load(args.config)
+    thresholds = detection.Thresholds.from_raw(cfg.raw)
+    policy = detection.Policy.from_raw(cfg.raw)
+    span = resolve(args.since, args.start, args.end, time.time_ns(), default_since)
+    query = detection.selector(args.env, line_filter=line_filter)
+    records = detection.records_from(LokiReader(cfg).entries(query, span.start_ns, span.end_ns))
+    return cfg, span, records, detection.detect(records, thresholds, policy), policy
+
+
+def run_detect(args: argparse.Namespace) -> int:
+    """Print the findings; exit 0 when there are none, 2 when there are (errors raise: the CLI exits 1)."""
+    _, span, records, findings, _ = _read(args, "24h", line_filter=True)
+    if args.output == "json":
+        print(json.dumps({"from": span.start_ns, "to": span.end_ns, "records": len(records),
+                          "findings": [f.as_json() for f in findings]}, indent=2, default=str))
+    else:
+        for finding in findings:
+            print(finding)
+        print(f"audit detect: {len(records)} record(s), {len(findings)} finding(s)")
+    return 2 if findings else 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Write report.html and the CSVs into --out; print each path."""
+    cfg, span, records, findings, policy = _read(args, "30d", line_filter=False)
+    paths = compliance.write(Path(args.out), records, findings, policy, span, args.env, time.time_ns(),
+                             str(cfg.raw.get("project") or cfg.project))
+    for path in paths:
+        print(path)
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
     span = resolve(args.since, args.start, args.end, time.time_ns(), "24h")
     selector = '{log_type=~"audit|security"' + (f', service="{args.service}"' if args.service else "") + "}"

@@ -1,0 +1,384 @@
+"""Detect suspicious activity in security and audit records: pure functions over a list of record dicts.
+
+Records are the JSON events the exporters write (flat, dotted OpenTelemetry keys: ``event.name``, ``user.id``,
+``client.address``...). A record's time is ``_ts_ns`` (the Loki entry's timestamp, set by :func:`records_from`)
+or else its ``timestamp`` field. Thresholds and the security policy come from tracklog.yaml (``thresholds`` and
+``security``); see :meth:`Thresholds.from_raw` and :meth:`Policy.from_raw`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from provisioning.errors import ConfigError
+from provisioning.lokiquery import Entry
+from provisioning.timerange import NS, TimeRangeError, format_ns, parse_duration, parse_time
+
+LOGIN, PERMISSION_CHANGE, AUTHZ_DENIED = "auth.login", "permission.change", "authz.denied"
+EVENTS = (LOGIN, PERMISSION_CHANGE, AUTHZ_DENIED)
+TS = "_ts_ns"
+
+# failures_before_success is not in the shipped tracklog.yaml; this is the default the security dashboard uses
+# for it (dashboards/lib/config.libsonnet), so the command and the dashboard agree until tracklog.yaml sets one.
+DEFAULT_FAILURES_BEFORE_SUCCESS = 3
+DEFAULT_IMPOSSIBLE_TRAVEL_HOURS = 2
+
+SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+_FALSE_WORDS = {"", "false", "no", "none", "null", "0", "off", "revoked", "denied", "disabled"}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    failed_logins_per_ip: int
+    failed_logins_window_ns: int
+    failures_before_success: int
+    impossible_travel_ns: int
+
+    @classmethod
+    def from_raw(cls, raw: Mapping[str, Any]) -> Thresholds:
+        """Read ``thresholds`` of tracklog.yaml (Config.raw); ConfigError names every missing or bad value."""
+        section = raw.get("thresholds") or {}
+        problems: list[str] = []
+
+        def number(key: str, default: float | None, kind: Callable[[Any], Any] = int) -> Any:
+            value = section.get(key, default)
+            if value is None:
+                problems.append(f"thresholds.{key}: missing; audit detect needs it")
+                return 0
+            try:
+                result = kind(value)
+            except (TypeError, ValueError):
+                problems.append(f"thresholds.{key}: must be a number, got {value!r}")
+                return 0
+            if isinstance(value, bool) or result <= 0:
+                problems.append(f"thresholds.{key}: must be a positive number, got {value!r}")
+            return result
+
+        per_ip = number("failed_logins_per_ip", None)
+        before_success = number("failures_before_success", DEFAULT_FAILURES_BEFORE_SUCCESS)
+        travel_hours = number("impossible_travel_hours", DEFAULT_IMPOSSIBLE_TRAVEL_HOURS, float)
+        window_text = section.get("failed_logins_window")
+        window_ns = 0
+        if window_text is None:
+            problems.append("thresholds.failed_logins_window: missing; audit detect needs it")
+        else:
+            try:
+                window_ns = parse_duration(str(window_text))
+            except TimeRangeError as exc:
+                problems.append(f"thresholds.failed_logins_window: {exc}")
+        if problems:
+            raise ConfigError(problems)
+        return cls(per_ip, window_ns, before_success, int(travel_hours * 3600 * NS))
+
+
+@dataclass(frozen=True)
+class Policy:
+    allowed_countries: frozenset[str]
+    allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    admin_roles: frozenset[str]
+
+    @classmethod
+    def from_raw(cls, raw: Mapping[str, Any]) -> Policy:
+        """Read ``security`` of tracklog.yaml; an empty or absent list switches its check off."""
+        section = raw.get("security") or {}
+        problems: list[str] = []
+        networks = []
+        for text in section.get("allowed_networks") or []:
+            try:
+                networks.append(ipaddress.ip_network(str(text), strict=False))
+            except ValueError:
+                problems.append(f"security.allowed_networks: {text!r} is not a network like 10.0.0.0/8")
+        if problems:
+            raise ConfigError(problems)
+        return cls(frozenset(str(c).upper() for c in section.get("allowed_countries") or []), tuple(networks),
+                   frozenset(str(r) for r in section.get("admin_roles") or []))
+
+
+@dataclass
+class Finding:
+    kind: str
+    severity: str
+    first_ns: int
+    last_ns: int
+    who: str
+    where: str
+    count: int
+    detail: str
+    example: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "severity": self.severity, "first": format_ns(self.first_ns),
+                "last": format_ns(self.last_ns), "who": self.who, "where": self.where, "count": self.count,
+                "detail": self.detail, "example": self.example}
+
+    def __str__(self) -> str:
+        span = format_ns(self.first_ns, 0)
+        if self.last_ns != self.first_ns:
+            span += f" .. {format_ns(self.last_ns, 0)}"
+        return (f"[{self.severity}] {self.kind}: {self.who or '-'} from {self.where or '-'} x{self.count} "
+                f"({span}): {self.detail}")
+
+
+def records_from(entries: Iterable[Entry]) -> list[dict[str, Any]]:
+    """The JSON records among Loki entries, each with ``_ts_ns`` (the entry's time) added; other lines skipped."""
+    out = []
+    for entry in entries:
+        try:
+            record = json.loads(entry.line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            record[TS] = entry.timestamp_ns
+            out.append(record)
+    return out
+
+
+def record_ns(record: Mapping[str, Any]) -> int:
+    """A record's time in Unix nanoseconds (``_ts_ns``, else its ``timestamp``; 0 when it has neither)."""
+    if isinstance(record.get(TS), int):
+        return record[TS]
+    stamp = record.get("timestamp")
+    if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+        return int(stamp)
+    if isinstance(stamp, str):
+        try:
+            return parse_time(stamp, 0)
+        except TimeRangeError:
+            return 0
+    return 0
+
+
+def example(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record as shown in a finding: without the internal ``_ts_ns``."""
+    return {k: v for k, v in record.items() if k != TS}
+
+
+def detect(records: Iterable[Mapping[str, Any]], thresholds: Thresholds, policy: Policy) -> list[Finding]:
+    """Every finding among ``records`` (any order), most severe first, then oldest first."""
+    ordered = sorted((r for r in records if r.get("event.name") in EVENTS), key=record_ns)
+    logins = [r for r in ordered if r.get("event.name") == LOGIN]
+    failures = [r for r in logins if r.get("auth.outcome") == "failure"]
+    successes = [r for r in logins if r.get("auth.outcome") == "success"]
+    findings = (
+        brute_force(failures, "client.address", "brute_force_address", thresholds)
+        + brute_force(failures, "user.id", "brute_force_account", thresholds)
+        + success_after_failures(logins, thresholds)
+        + disallowed_logins(successes, policy)
+        + impossible_travel(successes, thresholds)
+        + admin_grants([r for r in ordered if r.get("event.name") == PERMISSION_CHANGE], policy)
+        + admin_access_denied([r for r in ordered if r.get("event.name") == AUTHZ_DENIED], policy)
+    )
+    return sorted(findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.first_ns, f.kind, f.who))
+
+
+def brute_force(failures: list[Mapping[str, Any]], key: str, kind: str, thresholds: Thresholds) -> list[Finding]:
+    """Runs of >= failed_logins_per_ip failed logins sharing ``key`` within failed_logins_window; overlapping
+    windows merge into one finding."""
+    groups: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for record in failures:
+        if record.get(key) not in (None, ""):
+            groups[str(record[key])].append(record)
+    found = []
+    for value, items in groups.items():
+        times = [record_ns(r) for r in items]
+        runs: list[list[int]] = []  # [first, last] index of merged windows that reach the threshold
+        start = 0
+        for end in range(len(items)):
+            while times[end] - times[start] > thresholds.failed_logins_window_ns:
+                start += 1
+            if end - start + 1 >= thresholds.failed_logins_per_ip:
+                if runs and start <= runs[-1][1]:
+                    runs[-1][1] = end
+                else:
+                    runs.append([start, end])
+        for first, last in runs:
+            members = items[first:last + 1]
+            others = sorted({str(r.get("user.id" if key == "client.address" else "client.address", ""))
+                             for r in members} - {""})
+            listed = ", ".join(others[:5])
+            who, where = (listed, value) if key == "client.address" else (value, listed)
+            found.append(Finding(
+                kind, "high", times[first], times[last], who, where, len(members),
+                f"{len(members)} failed logins {'from' if key == 'client.address' else 'for'} {value} "
+                f"(threshold {thresholds.failed_logins_per_ip} within "
+                f"{thresholds.failed_logins_window_ns // NS}s; {len(others)} distinct "
+                f"{'accounts' if key == 'client.address' else 'addresses'})",
+                example(members[-1])))
+    return found
+
+
+def success_after_failures(logins: list[Mapping[str, Any]], thresholds: Thresholds) -> list[Finding]:
+    """A successful login of a user right after >= failures_before_success failures of that user (no success
+    between them) within failed_logins_window."""
+    streaks: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    found = []
+    for record in logins:
+        user = str(record.get("user.id", ""))
+        if not user:
+            continue
+        if record.get("auth.outcome") == "failure":
+            streaks[user].append(record)
+            continue
+        if record.get("auth.outcome") != "success":
+            continue
+        at = record_ns(record)
+        run = [r for r in streaks.pop(user, []) if at - record_ns(r) <= thresholds.failed_logins_window_ns]
+        if len(run) >= thresholds.failures_before_success:
+            address = str(record.get("client.address", ""))
+            failed_from = sorted({str(r.get("client.address", "")) for r in run} - {""})
+            found.append(Finding(
+                "success_after_failures", "critical", record_ns(run[0]), at, user, address, len(run) + 1,
+                f"login succeeded from {address or 'an unknown address'} after {len(run)} failures "
+                f"(threshold {thresholds.failures_before_success}) from {', '.join(failed_from[:5]) or '-'}",
+                example(record)))
+    return found
+
+
+def _network_allowed(address: str, policy: Policy) -> bool | None:
+    """True/False for an address inside/outside security.allowed_networks; None when it is not an IP address."""
+    try:
+        ip = ipaddress.ip_address(address.strip().strip("[]"))
+    except ValueError:
+        return None
+    return any(ip.version == net.version and ip in net for net in policy.allowed_networks)
+
+
+def disallowed_logins(successes: list[Mapping[str, Any]], policy: Policy) -> list[Finding]:
+    """Successful logins from a country outside security.allowed_countries or an address outside
+    security.allowed_networks; one finding per user and country/address."""
+    groups: dict[tuple[str, str, str], list[Mapping[str, Any]]] = defaultdict(list)
+    for record in successes:
+        user = str(record.get("user.id", ""))
+        country = str(record.get("client.geo.country_iso_code") or "").upper()
+        if policy.allowed_countries and country and country not in policy.allowed_countries:
+            groups[("login_disallowed_country", user, country)].append(record)
+        address = str(record.get("client.address") or "")
+        if policy.allowed_networks and address and _network_allowed(address, policy) is False:
+            groups[("login_outside_networks", user, address)].append(record)
+    found = []
+    for (kind, user, where), items in groups.items():
+        if kind == "login_disallowed_country":
+            detail = f"successful login from {where}, not in security.allowed_countries"
+            severity = "high"
+        else:
+            detail = f"successful login from {where}, outside security.allowed_networks"
+            severity = "medium"
+        found.append(Finding(kind, severity, record_ns(items[0]), record_ns(items[-1]), user, where, len(items),
+                             detail, example(items[-1])))
+    return found
+
+
+def impossible_travel(successes: list[Mapping[str, Any]], thresholds: Thresholds) -> list[Finding]:
+    """Two consecutive successful logins of one user from different countries less than impossible_travel_hours
+    apart; one finding per user and pair of countries."""
+    last: dict[str, Mapping[str, Any]] = {}
+    groups: dict[tuple[str, str, str], list[tuple[Mapping[str, Any], Mapping[str, Any]]]] = defaultdict(list)
+    for record in successes:
+        user = str(record.get("user.id", ""))
+        country = str(record.get("client.geo.country_iso_code") or "").upper()
+        if not user or not country:
+            continue
+        previous = last.get(user)
+        if previous is not None:
+            before = str(previous.get("client.geo.country_iso_code")).upper()
+            if before != country and record_ns(record) - record_ns(previous) < thresholds.impossible_travel_ns:
+                groups[(user, before, country)].append((previous, record))
+        last[user] = record
+    found = []
+    hours = thresholds.impossible_travel_ns / (3600 * NS)
+    for (user, before, country), pairs in groups.items():
+        gap_s = min(record_ns(b) - record_ns(a) for a, b in pairs) / NS
+        addresses = f"{pairs[-1][0].get('client.address', '-')} -> {pairs[-1][1].get('client.address', '-')}"
+        found.append(Finding(
+            "impossible_travel", "high", record_ns(pairs[0][0]), record_ns(pairs[-1][1]), user,
+            f"{before} -> {country} ({addresses})", len(pairs),
+            f"logged in from {before} then {country} {gap_s:.0f}s apart (under {hours:g}h)", example(pairs[-1][1])))
+    return found
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() not in _FALSE_WORDS
+    if isinstance(value, list | tuple | set | dict):
+        return bool(value)
+    return bool(value)
+
+
+def _roles(value: Any) -> set[str]:
+    """The role names a before/after value mentions: a string (also comma separated), a list, or a dict's keys
+    with truthy values."""
+    if isinstance(value, str):
+        return {part.strip() for part in value.split(",") if part.strip()}
+    if isinstance(value, list | tuple | set):
+        return {str(v) for v in value}
+    if isinstance(value, dict):
+        return {str(k) for k, v in value.items() if _truthy(v)}
+    return set()
+
+
+def granted_admin_roles(record: Mapping[str, Any], policy: Policy) -> set[str]:
+    """The admin roles a permission.change grants: named in ``audit.after`` and not in ``audit.before``; or the
+    changed ``auth.role`` is an admin role switched from off (false, none, revoked...) to on."""
+    before, after = record.get("audit.before"), record.get("audit.after")
+    granted = (_roles(after) - _roles(before)) & policy.admin_roles
+    role = str(record.get("auth.role", ""))
+    if role in policy.admin_roles and _truthy(after) and not _truthy(before):
+        granted.add(role)
+    return granted
+
+
+def admin_grants(changes: list[Mapping[str, Any]], policy: Policy) -> list[Finding]:
+    """Each permission.change that grants a role in security.admin_roles."""
+    found = []
+    for record in changes:
+        granted = granted_admin_roles(record, policy)
+        if not granted:
+            continue
+        actor, target = str(record.get("audit.actor", "")), str(record.get("audit.target", ""))
+        before, after = record.get("audit.before"), record.get("audit.after")
+        found.append(Finding(
+            "admin_grant", "high", record_ns(record), record_ns(record), f"{actor} -> {target}",
+            str(record.get("service", "")), 1,
+            f"{actor} granted {', '.join(sorted(granted))} to {target} ({record.get('auth.role', '')}: "
+            f"{json.dumps(before, default=str)} -> {json.dumps(after, default=str)})", example(record)))
+    return found
+
+
+def is_admin_endpoint(record: Mapping[str, Any], policy: Policy) -> bool:
+    path = str(record.get("url.path", ""))
+    return str(record.get("auth.role", "")) in policy.admin_roles or "/admin" in path.lower()
+
+
+def admin_access_denied(denials: list[Mapping[str, Any]], policy: Policy) -> list[Finding]:
+    """authz.denied records of admin endpoints (the required role is an admin role, or the path has /admin):
+    one finding per user and path."""
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
+    for record in denials:
+        if is_admin_endpoint(record, policy):
+            groups[(str(record.get("user.id", "")), str(record.get("url.path", "")))].append(record)
+    found = []
+    for (user, path), items in groups.items():
+        addresses = sorted({str(r.get("client.address", "")) for r in items} - {""})
+        roles = sorted({str(r.get("auth.role", "")) for r in items} - {""})
+        found.append(Finding(
+            "admin_access_denied", "medium", record_ns(items[0]), record_ns(items[-1]), user,
+            ", ".join(addresses[:5]), len(items),
+            f"denied {len(items)}x access to {path} (needs {', '.join(roles) or 'an admin role'})",
+            example(items[-1])))
+    return found
+
+
+def selector(env: str | None = None, line_filter: bool = True) -> str:
+    """The LogQL for the security and audit records (of one env) that detection reads."""
+    labels = 'log_type=~"audit|security"'
+    if env:
+        labels += ', env="' + env.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    query = "{" + labels + "}"
+    if line_filter:
+        query += " |~ `" + "|".join(e.replace(".", "\\.") for e in EVENTS) + "`"
+    return query
