@@ -54,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `tracklog logs | head`: the reader left; say nothing more
+        sys.stderr.close()
+        return 141
 
 
 if __name__ == "__main__":
