@@ -18,6 +18,7 @@ from provisioning.commands import (
     render,
     report,
     restore,
+    retention,
     stack,
     trace,
     validate,
@@ -27,7 +28,7 @@ from provisioning.errors import TracklogError
 COMMANDS = {
     "stack": stack, "render": render, "validate": validate, "plan": plan, "apply": apply, "agent": agent,
     "audit": audit, "logs": logs, "trace": trace, "errors": errors, "report": report, "archive": archive,
-    "restore": restore,
+    "restore": restore, "retention": retention,
 }
 
 
