@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+from provisioning import procs
 from provisioning.archive.store import Store, StoreError
 from provisioning.errors import TracklogError
 
@@ -56,27 +57,8 @@ class Holder:
             raise ValueError(f"unreadable lock ({exc})") from exc
 
 
-def process_start(pid: int) -> str:
-    """The process's start time in clock ticks since boot (Linux), so a reused pid is not mistaken for it."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
-
-
-def process_alive(pid: int, start: str) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not start or process_start(pid) in ("", start)
-
-
 def stale_reason(holder: Holder, now: float, host: str,
-                 alive: Callable[[int, str], bool] = process_alive) -> str | None:
+                 alive: Callable[[int, str], bool] = procs.alive) -> str | None:
     """Why ``holder``'s lease may be taken over, or None while it is valid."""
     if holder.expires_at <= now:
         return f"its lease expired {now - holder.expires_at:.0f}s ago"
@@ -111,7 +93,7 @@ class S3Lock:
         self._thread: threading.Thread | None = None
 
     def _body(self) -> bytes:
-        return Holder(self.host, self.pid, process_start(self.pid), self.acquired_at,
+        return Holder(self.host, self.pid, procs.start_time(self.pid), self.acquired_at,
                       self.clock() + self.lease, self.purpose).to_json()
 
     def acquire(self) -> None:

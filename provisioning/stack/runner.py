@@ -15,6 +15,7 @@ from pathlib import Path
 
 import requests
 
+from provisioning import procs
 from provisioning.config import DEFAULT_PORTS, Config
 from provisioning.errors import StackError
 from provisioning.stack.servers import Paths, Server, servers
@@ -147,11 +148,11 @@ class Stack:
                 continue
             os.killpg(pid, signal.SIGTERM)
             deadline = time.monotonic() + 20
-            while _alive(pid) and time.monotonic() < deadline:
+            while procs.alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.1)
-            if _alive(pid):
+            if procs.alive(pid):
                 os.killpg(pid, signal.SIGKILL)
-                while _alive(pid):
+                while procs.alive(pid):
                     time.sleep(0.05)
             pid_file.unlink(missing_ok=True)
             stopped.append(server.name)
@@ -195,7 +196,7 @@ class Stack:
         except (OSError, ValueError):
             return None
         pid = int(record["pid"])
-        if not _alive(pid):
+        if not procs.alive(pid):
             return None
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
@@ -259,20 +260,6 @@ def _answers(url: str) -> bool:
     except requests.RequestException:
         return False
     return True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state != "Z"
 
 
 def _tail(path: Path, lines: int = 15) -> str:
