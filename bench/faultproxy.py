@@ -1,6 +1,7 @@
 """A fault-injecting HTTP proxy in front of the real Loki: down, 429, 503 or hung for a while, then forwarding.
 
-It also counts the push requests that reached it, so every handler's request count is measured the same way.
+It also counts the push requests that reached it, so every handler's request count is measured the same way, and
+notes when Loki last accepted one: the moment the last record was delivered, without polling Loki for it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class FaultProxy:
         self.mode = "forward"
         self.until = 0.0
         self.requests = 0
+        self.last_accepted_at = 0.0  # time.monotonic() when Loki last answered a push with 2xx
         self.released = threading.Event()
         proxy = self
 
@@ -46,7 +48,10 @@ class FaultProxy:
                     k: v for k, v in self.headers.items() if k.lower() in ("content-type", "content-encoding")})
                 try:
                     with urllib.request.urlopen(request, timeout=30) as answer:
-                        self._answer(answer.status, answer.read(), {})
+                        payload = answer.read()
+                        if 200 <= answer.status < 300:
+                            proxy.last_accepted_at = time.monotonic()
+                        self._answer(answer.status, payload, {})
                 except urllib.error.HTTPError as err:
                     self._answer(err.code, err.read(), {})
 

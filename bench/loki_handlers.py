@@ -75,13 +75,14 @@ def run_one(handler: str, scenario: str, records: int, loki_url: str, spool: Pat
         worker.kill()
         worker.wait()
         exit_s = f">{EXIT_LIMIT_S} (killed)"
-    requests_sent = proxy.requests
-    proxy.close()
     if handler == "stream-file":
         delivered = len((spool / f"{service}.jsonl").read_text(encoding="utf-8").splitlines())
-        done_at = time.monotonic()
+        done_at = logged_at
     else:
-        delivered, done_at = wait_for_count(loki_url, service, records)
+        delivered, _ = wait_for_count(loki_url, service, records)
+        done_at = proxy.last_accepted_at  # when Loki accepted the last push (polling Loki would round it up)
+    requests_sent = proxy.requests
+    proxy.close()
     row = {
         "handler": handler, "scenario": scenario, "records": records, **stats,
         "delivered": delivered, "lost": records - delivered, "requests": requests_sent, "exit_s": exit_s,
@@ -105,19 +106,22 @@ def replay_spool(handler: str, service: str, loki_url: str, spool: Path, records
 def table(rows: list[dict]) -> str:
     anchor = {r["scenario"]: r["call_median_us"] for r in rows if r["handler"] == "stream-file"}
     plain = {r["scenario"]: r.get("delivered_per_s") for r in rows if r["handler"] == "python-logging-loki"}
-    out = ["| scenario | handler | delivered/s | x python-logging-loki | call median µs | call p99 µs | "
-           "x FileHandler (median) | requests | lost | exit s | peak RSS MB |",
-           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    batching = {r["scenario"]: r.get("delivered_per_s") for r in rows if r["handler"] == "loki-logger-handler"}
+    out = ["| scenario | handler | delivered/s | x python-logging-loki | x loki-logger-handler | call median µs | "
+           "call p99 µs | x FileHandler (median) | requests | lost | exit s | peak RSS MB |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        ratio = ""
+        ratio = ratio_llh = ""
         if r.get("delivered_per_s") and plain.get(r["scenario"]):
             ratio = f"{r['delivered_per_s'] / plain[r['scenario']]:.1f}"
+        if r.get("delivered_per_s") and batching.get(r["scenario"]):
+            ratio_llh = f"{r['delivered_per_s'] / batching[r['scenario']]:.2f}"
         file_ratio = f"{r['call_median_us'] / anchor[r['scenario']]:.2f}" if anchor.get(r["scenario"]) else ""
         lost = str(r["lost"])
         if "after_restart" in r:  # tracklog spooled these; a restarted process delivered what follows
             lost += f" spooled; {r['records'] - r['after_restart']} after a restart"
         out.append(
-            f"| {r['scenario']} | {r['handler']} | {r.get('delivered_per_s') or ''} | {ratio} | "
+            f"| {r['scenario']} | {r['handler']} | {r.get('delivered_per_s') or ''} | {ratio} | {ratio_llh} | "
             f"{r['call_median_us']:.1f} | {r['call_p99_us']:.1f} | {file_ratio} | {r['requests']} | {lost} | "
             f"{r['exit_s']} | {r['peak_rss_mb']:.0f} |"
         )

@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import orjson
+
 from exporters import schema
 from exporters.chain import CHAINED_TYPES, HASH, ID, PREV, SEQ, HashChain
 from exporters.context import add_bound_fields
@@ -25,10 +27,18 @@ _RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) |
 _LEVELS = {"WARNING": "warn", "CRITICAL": "critical", "ERROR": "error", "INFO": "info", "DEBUG": "debug"}
 
 
+_last_second: tuple[int, str] = (-1, "")
+
+
 def rfc3339(created: float) -> str:
     """RFC 3339 UTC with microseconds, e.g. 2026-11-26T22:46:49.123456Z."""
+    global _last_second
     seconds = int(created)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int((created - seconds) * 1e6):06d}Z"
+    second, prefix = _last_second  # one tuple read: safe without a lock across threads
+    if second != seconds:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        _last_second = (seconds, prefix)
+    return f"{prefix}.{int((created - seconds) * 1e6):06d}Z"
 
 
 def _otel_trace_context() -> Processor | None:
@@ -123,11 +133,12 @@ class JsonFormatter(logging.Formatter):
         for key, value in fields.items():
             if key != schema.LOG_TYPE:
                 event[key] = value
-        for key, value in record.__dict__.items():
-            if key not in _RECORD_ATTRS and key != "log_type" and (
-                self.extra_fields is None or key in self.extra_fields
-            ):
-                event[key] = value
+        attrs = record.__dict__
+        extras = attrs.keys() - _RECORD_ATTRS  # C-level set difference; most records have few or no extras
+        if extras:
+            for key in extras if len(extras) == 1 else [k for k in attrs if k in extras]:  # keep their order
+                if key != "log_type" and (self.extra_fields is None or key in self.extra_fields):
+                    event[key] = attrs[key]
         if record.levelno >= self.code_origin_level:
             event.setdefault(schema.CODE_FUNCTION, record.funcName)
             event.setdefault(schema.CODE_FILEPATH, record.pathname)
@@ -137,12 +148,14 @@ class JsonFormatter(logging.Formatter):
                 event.setdefault(key, value)
         elif record.stack_info:
             event[schema.STACKTRACE] = record.stack_info
+        built = event
         for processor in self.processors:
             event = processor(record, event)
         if event["log_type"] not in schema.LOG_TYPES:
             event["log_type"] = self.log_type
         if self.redactor is not None:
-            event = self.redactor.fields(event)
+            # The dict built above is ours to change; one a processor returned instead may be shared: copy it.
+            event = self.redactor.redact_in_place(event) if event is built else self.redactor.fields(event)
         if self.chain is not None and event["log_type"] in CHAINED_TYPES:
             stamped = getattr(record, "_tracklog_chain", None)
             if stamped is None:  # the first handler to format this record links it; others reuse the link
@@ -153,6 +166,10 @@ class JsonFormatter(logging.Formatter):
         return event
 
     def render(self, event: Event) -> str:
+        try:
+            return orjson.dumps(event, default=_safe_str, option=orjson.OPT_NON_STR_KEYS).decode()
+        except (TypeError, ValueError):  # surrogates, 64-bit overflow, deep or circular structures: the slow path
+            pass
         try:
             return json.dumps(event, ensure_ascii=False, default=_safe_str, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError) as exc:  # circular structures, non-string keys, NaN (not JSON; breaks `| json`)

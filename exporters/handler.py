@@ -84,7 +84,10 @@ class LokiHandler(logging.Handler):
                 labels = self._labels_cache.get(key) if not tags else None
                 if labels is None:
                     labels = self._labels(key, tags)
-                metadata = tuple((k.replace(".", "_"), str(event[k])) for k in self.metadata_keys if k in event)
+                metadata = (
+                    tuple((k.replace(".", "_"), str(event[k])) for k in self.metadata_keys if k in event)
+                    if self.metadata_keys else ()
+                )
                 if self.metrics is not None:
                     self.metrics.observe(event)
             else:

@@ -39,6 +39,22 @@ SAFE_FIELDS = frozenset({
 })
 _CACHE_LIMIT = 4096
 
+# Card and phone numbers need six digits in one run of digits, spaces and dashes.
+_SIX_DIGITS = re.compile(r"\d[\d -]{5}")
+
+
+def may_hold_default_secret(value: str) -> bool:
+    """False when no default pattern can match ``value``: a few substring tests, far cheaper than the full scan.
+
+    Each default pattern needs one of these to match: ``@`` (e-mail, URL credentials), ``=`` or ``:`` (secret
+    pairs, URLs), ``eyJ`` (JWT), ``bearer `` in any case, or six digits in a run (cards, phone numbers).
+    """
+    return (
+        "@" in value or "=" in value or ":" in value or "eyJ" in value
+        or (("r " in value or "R " in value) and "bearer " in value.lower())
+        or _SIX_DIGITS.search(value) is not None
+    )
+
 DEFAULT_FIELD_NAMES = (
     "password", "passwd", "pwd", "secret", "token", "access_token", "refresh_token", "api_key", "apikey",
     "authorization", "cookie", "set-cookie", "card", "card_number", "cvv", "cvc", "pan", "client_secret",
@@ -89,6 +105,9 @@ class Redactor:
         self.field_names = frozenset(n.lower() for n in field_names)
         self.safe_fields = frozenset(safe_fields)
         self._cache: dict[str, str] = {}
+        # The pre-check knows only the default patterns; any other pattern means every value is scanned.
+        self._precheck = all(DEFAULT_PATTERNS.get(name) == regex for name, regex in chosen.items())
+        self._key_kinds: dict[object, int] = {}
 
     def text(self, value: str) -> str:
         if self._regex is None or not value:
@@ -96,6 +115,8 @@ class Redactor:
         cached = self._cache.get(value)
         if cached is not None:
             return cached
+        if self._precheck and not may_hold_default_secret(value):
+            return value
         result = self._regex.sub(self._replace, value)
         if len(value) <= 256:  # repeated short values (addresses, paths, messages) are common; remember them
             if len(self._cache) >= _CACHE_LIMIT:
@@ -127,20 +148,39 @@ class Redactor:
         return value
 
     def fields(self, event: dict[str, Any], depth: int = 0) -> dict[str, Any]:
-        out = {}
-        safe = self.safe_fields if depth == 0 else ()
+        """A redacted copy of ``event``; nested containers are copied too, never changed in place."""
+        return self._fields_into({}, event, depth)
+
+    def redact_in_place(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Redact a top-level event the caller built and owns (the formatter's): no copy of its own keys."""
+        return self._fields_into(event, event, 0)
+
+    def _fields_into(self, out: dict[str, Any], event: dict[str, Any], depth: int) -> dict[str, Any]:
+        kinds = self._key_kinds
         for key, val in event.items():
-            if key in safe:
-                out[key] = val
-                continue
-            last = str(key).rsplit(".", 1)[-1].lower()
-            if last in self.field_names and val not in (None, ""):
+            kind = kinds.get(key) if depth == 0 else None
+            if kind is None:
+                kind = self._key_kind(key, depth)
+                if depth == 0 and len(kinds) < _CACHE_LIMIT:
+                    kinds[key] = kind
+            if kind == _KEEP or (kind == _SCAN and isinstance(val, int | float)):
+                if out is not event:
+                    out[key] = val
+            elif kind == _MASK and val not in (None, ""):
                 out[key] = MASK
-            elif isinstance(val, int | float):
-                out[key] = val
             else:
-                out[key] = self.value(val, depth)
+                new = self.value(val, depth)
+                if out is not event or new is not val:
+                    out[key] = new  # replacing a value while iterating is safe: the keys do not change
         return out
+
+    def _key_kind(self, key: object, depth: int) -> int:
+        if depth == 0 and key in self.safe_fields:
+            return _KEEP
+        return _MASK if str(key).rsplit(".", 1)[-1].lower() in self.field_names else _SCAN
+
+
+_KEEP, _MASK, _SCAN = 0, 1, 2
 
 
 def _split_inline_flags(regex: str) -> tuple[str, str]:

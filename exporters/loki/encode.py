@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import cramjam
+import orjson
 
 from exporters.loki.labels import LabelSet, render
 
@@ -50,7 +51,11 @@ def encode_json(entries: Iterable[Entry], compress: bool = True) -> Encoded:
                 row.append(dict(e.metadata))
             rows.append(row)
         streams.append({"stream": dict(labels), "values": rows})
-    body = json.dumps({"streams": streams}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    payload = {"streams": streams}
+    try:
+        body = orjson.dumps(payload)
+    except TypeError:  # a line holding lone surrogates (e.g. a file read with errors="surrogateescape")
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
     if compress:
         return Encoded(gzip.compress(body, compresslevel=1), "application/json", "gzip")
     return Encoded(body, "application/json", None)

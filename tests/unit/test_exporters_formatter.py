@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exporters import JsonFormatter, LokiHandler, Redactor, context, schema
-from exporters.redact import luhn_valid
+from exporters.redact import luhn_valid, may_hold_default_secret
 from exporters.testing import FakeTransport
 
 
@@ -25,6 +25,12 @@ def capture(formatter: JsonFormatter | None = None) -> tuple[logging.Logger, io.
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
     return logger, stream
+
+
+def _record(extra: dict) -> logging.LogRecord:
+    record = logging.LogRecord("unit", logging.INFO, __file__, 1, "with extras", None, None)
+    record.__dict__.update(extra)
+    return record
 
 
 def records(stream: io.StringIO) -> list[dict]:
@@ -170,6 +176,44 @@ def test_redaction_never_raises_and_is_idempotent(text):
     r = Redactor()
     once = r.text(text)
     assert r.text(once) == once
+
+
+# Text close to every default pattern's shape, so the property below explores the edges of the pre-check.
+_near_secrets = st.text(alphabet=st.sampled_from(list("0123456789 -+()@=:.eyJBbearRr/_abcXYZ?&,'\"")), max_size=40)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(_near_secrets, st.text(max_size=40)))
+def test_the_pre_check_never_skips_a_value_a_default_pattern_would_change(text):
+    r = Redactor()
+    if not may_hold_default_secret(text):
+        assert r._regex.sub(r._replace, text) == text
+
+
+def test_a_custom_pattern_turns_the_pre_check_off():
+    r = Redactor(extra_patterns={"order_secret": r"ord-[a-z]{4}"})
+    assert r.text("see ord-abcd") == "see [REDACTED:order_secret]"
+
+
+def test_redaction_never_changes_the_callers_nested_values():
+    nested = {"contact": "ann@example.com", "tags": ["call +4915112345678"]}
+    event = JsonFormatter(service="s").event(_record(extra={"customer": nested}))
+    assert event["customer"] == {"contact": "[REDACTED:email]", "tags": ["call [REDACTED:phone]"]}
+    assert nested == {"contact": "ann@example.com", "tags": ["call +4915112345678"]}
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (float("nan"), None),  # JSON has no NaN; null keeps the line parseable by Loki's | json
+    (2**70, 2**70),  # beyond 64 bits: the slow path (stdlib json) renders it
+    ("lone \udc80 surrogate", None),
+])
+def test_values_the_fast_encoder_refuses_still_render_as_json(value, expected):
+    line = JsonFormatter(service="s").format(_record(extra={"odd": value}))
+    parsed = json.loads(line, parse_constant=_reject_non_json)
+    if expected is not None or value != value:
+        assert parsed["odd"] == expected
+    else:
+        assert "surrogate" in parsed["odd"]
 
 
 def test_the_handler_never_raises_into_the_caller():
