@@ -40,6 +40,8 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import orjson
+
 from exporters import schema
 
 FORMATS = ("json", "logfmt", "regex", "plain")
@@ -128,9 +130,12 @@ def make_parser(fmt: str, *, regex: str = "", service: str = "", log_type: str =
 def parse_json(line: str, read_ns: int) -> Parsed:
     """Ship the original line; take its time and level from its fields when they parse."""
     try:
-        data = json.loads(line)
+        data = orjson.loads(line)
     except ValueError:
-        return Parsed(read_ns, line, None)
+        try:  # what orjson refuses and Python reads: NaN, integers beyond 64 bits
+            data = json.loads(line)
+        except ValueError:
+            return Parsed(read_ns, line, None)
     if not isinstance(data, dict):
         return Parsed(read_ns, line, None)
     ts = next((t for t in (parse_time(data[k]) for k in TIME_FIELDS if k in data) if t is not None), read_ns)
@@ -183,7 +188,11 @@ def to_record(fields: dict[str, str], original: str, read_ns: int, service: str,
         if name in CORE_FIELDS:
             name += ".original"
         event[name] = _typed(name, value)
-    return Parsed(ts, json.dumps(event, ensure_ascii=False, separators=(",", ":")), level or "info")
+    try:
+        body = orjson.dumps(event).decode()
+    except TypeError:  # lone surrogates from a file that is not UTF-8
+        body = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+    return Parsed(ts, body, level or "info")
 
 
 def normalize_level(value: object) -> str | None:
