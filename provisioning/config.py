@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -86,6 +87,42 @@ class LogType:
     retention_seconds: int
 
 
+# Priorities of the rules tracklog.yaml implies; Loki applies the highest-priority rule that matches a stream.
+PRIORITY_LOG_TYPE = 1
+PRIORITY_SERVICE = 2
+
+
+@dataclass(frozen=True)
+class RetentionRule:
+    """One Loki ``retention_stream`` rule: streams matching every matcher are kept ``retention``.
+
+    ``matchers`` are (label, op, value) with op one of ``=``, ``!=``, ``=~``, ``!~``; the first is always
+    ``log_type``. ``where`` and ``line`` name the rule's place in tracklog.yaml.
+    """
+
+    log_type: str
+    matchers: tuple[tuple[str, str, str], ...]
+    retention: str
+    retention_seconds: int
+    priority: int
+    where: str
+    line: int
+
+    @property
+    def selector(self) -> str:
+        """The LogQL stream selector Loki reads: ``{log_type="application", service="auth"}``."""
+        return "{" + ", ".join(f"{name}{op}{json.dumps(value)}" for name, op, value in self.matchers) + "}"
+
+
+@dataclass(frozen=True)
+class ArchiveConfig:
+    """``archive:``: how far behind now archive runs end, and which log types are archived."""
+
+    lag: str = ""  # empty: no lag, `tracklog archive --before` defaults to now
+    lag_seconds: int = 0
+    log_types: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class StackConfig:
     state_dir: Path
@@ -118,6 +155,8 @@ class Config:
     stack: StackConfig
     agent: AgentConfig
     raw: dict[str, Any]
+    retention_rules: tuple[RetentionRule, ...] = ()
+    archive: ArchiveConfig = field(default_factory=ArchiveConfig)
 
     @property
     def root(self) -> Path:
@@ -143,10 +182,18 @@ class _Reader:
         self.problems: list[str] = []
 
     def problem(self, node: Any, key: str | None, where: str, message: str) -> None:
-        line = 0
-        if isinstance(node, _LineDict):
-            line = node.key_lines.get(key, node.line) if key else node.line
+        self.problem_at(self.line_of(node, key), where, message)
+
+    def problem_at(self, line: int, where: str, message: str) -> None:
         self.problems.append(f"{self.path}:{line}: {where}: {message}")
+
+    def line_of(self, node: Any, key: str | None = None) -> int:
+        if not isinstance(node, _LineDict):
+            return 0
+        return node.key_lines.get(key, node.line) if key else node.line
+
+    def place(self, line: int) -> str:
+        return f"{self.path}:{line}"
 
     def mapping(self, node: Any, key: str, where: str) -> _LineDict:
         value = node.get(key) if isinstance(node, dict) else None
@@ -256,25 +303,6 @@ def _build(path: Path, raw: _LineDict) -> Config:
         seen.add(name)
         services.append(Service(name=name, team=r.string(item, "team", where + ".team")))
 
-    log_types: dict[str, LogType] = {}
-    raw_types = r.mapping(raw, "log_types", "log_types")
-    for name in raw_types:
-        if name not in LOG_TYPES:
-            r.problem(raw_types, name, f"log_types.{name}", f"unknown log type; the four are {', '.join(LOG_TYPES)}")
-    for name in LOG_TYPES:
-        entry = r.mapping(raw_types, name, f"log_types.{name}")
-        retention = r.string(entry, "retention", f"log_types.{name}.retention", "30d")
-        try:
-            seconds = parse_duration(retention, retention=True) // NS
-        except ValueError as exc:
-            r.problem(entry, "retention", f"log_types.{name}.retention", str(exc))
-            seconds = 0
-        else:
-            if seconds < 86400:
-                r.problem(entry, "retention", f"log_types.{name}.retention",
-                          f"{retention} is under 24h, the shortest retention Loki applies")
-        log_types[name] = LogType(name=name, retention=retention, retention_seconds=seconds)
-
     stack_node = r.mapping(raw, "stack", "stack")
     ports = dict(DEFAULT_PORTS)
     raw_ports = r.mapping(stack_node, "ports", "stack.ports")
@@ -318,6 +346,10 @@ def _build(path: Path, raw: _LineDict) -> Config:
     positions = r.string(agent_node, "positions_file", "agent.positions_file", "state/agent/positions.json")
     agent = AgentConfig(positions_file=(root / positions).resolve(), sources=tuple(sources))
 
+    known_services = {s.name for s in services} | {src.labels["service"] for src in sources if "service" in src.labels}
+    log_types, rules = _log_types(r, raw, known_services)
+    archive = _archive(r, raw, rules)
+
     if r.problems:
         raise ConfigError(r.problems)
     return Config(
@@ -330,7 +362,192 @@ def _build(path: Path, raw: _LineDict) -> Config:
         stack=stack,
         agent=agent,
         raw=raw,
+        retention_rules=rules,
+        archive=archive,
     )
+
+
+def _log_types(r: _Reader, raw: _LineDict,
+               known_services: set[str]) -> tuple[dict[str, LogType], tuple[RetentionRule, ...]]:
+    """Each log type's retention, and the Loki retention rules it implies: one per log type (priority 1), one per
+    service listed under it (priority 2, so it wins), and any ``streams`` rules with their own priorities."""
+    log_types: dict[str, LogType] = {}
+    rules: list[RetentionRule] = []
+    raw_types = r.mapping(raw, "log_types", "log_types")
+    for name in raw_types:
+        if name not in LOG_TYPES:
+            r.problem(raw_types, name, f"log_types.{name}", f"unknown log type; the four are {', '.join(LOG_TYPES)}")
+    for name in LOG_TYPES:
+        where = f"log_types.{name}"
+        entry = r.mapping(raw_types, name, where)
+        _known_keys(r, entry, where, ("retention", "services", "streams"))
+        retention, seconds = _retention(r, entry, "retention", where + ".retention", "30d")
+        log_types[name] = LogType(name=name, retention=retention, retention_seconds=seconds)
+        base = ("log_type", "=", name)
+        rules.append(RetentionRule(name, (base,), retention, seconds, PRIORITY_LOG_TYPE, where + ".retention",
+                                   r.line_of(entry, "retention")))
+
+        services = r.mapping(entry, "services", where + ".services")
+        for service in services:
+            here = f"{where}.services.{service}"
+            if service not in known_services:
+                r.problem(services, service, here,
+                          f"unknown service; tracklog.yaml names {', '.join(sorted(known_services))}")
+            if isinstance(services[service], dict | list):
+                r.problem(services, service, here, "give the retention itself, e.g. auth: 90d (for your own selectors "
+                                                   "and priorities, use streams)")
+                continue
+            retention, seconds = _retention(r, services, service, here, "")
+            rules.append(RetentionRule(name, (base, ("service", "=", str(service))), retention, seconds,
+                                       PRIORITY_SERVICE, here, r.line_of(services, service)))
+
+        streams = entry.get("streams") or []
+        if not isinstance(streams, list):
+            r.problem(entry, "streams", where + ".streams", "must be a list of {selector, priority, retention}")
+            streams = []
+        for i, item in enumerate(streams):
+            here = f"{where}.streams[{i}]"
+            if not isinstance(item, dict):
+                r.problem(entry, "streams", here, "must be a mapping {selector, priority, retention}")
+                continue
+            _known_keys(r, item, here, ("selector", "priority", "retention"))
+            matchers = _selector(r, item, here + ".selector")
+            priority = item.get("priority")
+            if isinstance(priority, bool) or not isinstance(priority, int) or priority < 1:
+                r.problem(item, "priority", here + ".priority",
+                          f"needs a whole number of 1 or more (the log type's rule has {PRIORITY_LOG_TYPE}, each "
+                          f"service's {PRIORITY_SERVICE}; the highest matching priority wins), got {priority!r}")
+                priority = 0
+            retention, seconds = _retention(r, item, "retention", here + ".retention", "")
+            if matchers is not None and priority:
+                rules.append(RetentionRule(name, (base, *matchers), retention, seconds, priority, here, item.line))
+    _check_overlaps(r, rules)
+    return log_types, tuple(rules)
+
+
+def _known_keys(r: _Reader, node: _LineDict, where: str, known: tuple[str, ...]) -> None:
+    for key in node:
+        if key not in known:
+            r.problem(node, key, f"{where}.{key}", f"unknown key; known: {', '.join(known)}")
+
+
+def _retention(r: _Reader, node: _LineDict, key: str, where: str, default: str) -> tuple[str, int]:
+    text = r.string(node, key, where, default)
+    try:
+        seconds = parse_duration(text, retention=True) // NS
+    except ValueError as exc:
+        r.problem(node, key, where, str(exc) if text else "needs a retention like 30d")
+        return text, 0
+    if seconds < 86400:
+        r.problem(node, key, where, f"{text} is under 24h, the shortest retention Loki applies")
+    return text, seconds
+
+
+_MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*"|`[^`]*`)\s*')
+
+
+def _selector(r: _Reader, item: _LineDict, where: str) -> tuple[tuple[str, str, str], ...] | None:
+    """The matchers of a stream selector such as ``{level="debug", env=~"dev|test"}``, or None after a problem."""
+    text = r.string(item, "selector", where).strip()
+    if not (text.startswith("{") and text.endswith("}")) or not text[1:-1].strip():
+        r.problem(item, "selector", where, f"{text!r} is not a stream selector like '{{level=\"debug\"}}'")
+        return None
+    inner, pos, matchers = text[1:-1], 0, []
+    while True:
+        match = _MATCHER.match(inner, pos)
+        if match is None:
+            r.problem(item, "selector", where, f"cannot read {text!r} from {inner[pos:].strip()!r} on; write "
+                                               f'label="value", label!="value", label=~"regex" or label!~"regex"')
+            return None
+        name, op, quoted = match.groups()
+        try:
+            value = quoted[1:-1] if quoted.startswith("`") else json.loads(quoted)
+        except ValueError:
+            r.problem(item, "selector", where, f"cannot read the value {quoted} in {text!r}")
+            return None
+        if name == "log_type":
+            r.problem(item, "selector", where, "leave log_type out: the rule's place under log_types names it")
+            return None
+        if op in ("=~", "!~"):
+            try:
+                re.compile(value)
+            except re.error as exc:
+                r.problem(item, "selector", where, f"{value!r} is not a valid regular expression: {exc}")
+                return None
+        matchers.append((name, op, value))
+        pos = match.end()
+        if pos == len(inner):
+            return tuple(matchers)
+        if inner[pos] != ",":
+            r.problem(item, "selector", where, f"expected a comma in {text!r} before {inner[pos:]!r}")
+            return None
+        pos += 1
+
+
+def _check_overlaps(r: _Reader, rules: list[RetentionRule]) -> None:
+    """Two rules of equal priority that can match one stream are refused: Loki would quietly keep the shorter."""
+    for i, first in enumerate(rules):
+        for second in rules[i + 1:]:
+            if first.priority == second.priority and _may_overlap(first.matchers, second.matchers):
+                r.problem_at(second.line, second.where,
+                             f"can match the same streams as {first.where} ({r.place(first.line)}) with the same "
+                             f"priority {first.priority}, and Loki would then keep the shorter retention of the two; "
+                             f"give one a higher priority or make the selectors exclusive")
+
+
+def _may_overlap(first: tuple[tuple[str, str, str], ...], second: tuple[tuple[str, str, str], ...]) -> bool:
+    """False only when some label's matchers provably exclude each other; regex against regex counts as overlapping."""
+    for name, op, value in first:
+        for other_name, other_op, other_value in second:
+            if name == other_name and (_excludes(op, value, other_op, other_value)
+                                       or _excludes(other_op, other_value, op, value)):
+                return False
+    return True
+
+
+def _excludes(op: str, value: str, other_op: str, other: str) -> bool:
+    """Whether ``label op value`` and ``label other_op other`` cannot both hold (Loki anchors regexes)."""
+    if op != "=":
+        return False
+    if other_op in ("=", "!="):
+        return (value != other) if other_op == "=" else (value == other)
+    try:
+        matches = re.fullmatch(other, value) is not None
+    except re.error:
+        return False
+    return not matches if other_op == "=~" else matches
+
+
+def _archive(r: _Reader, raw: _LineDict, rules: tuple[RetentionRule, ...]) -> ArchiveConfig:
+    """``archive: {lag, log_types}``; refuses a retention of an archived log type that is not longer than the lag."""
+    if raw.get("archive") is None:
+        return ArchiveConfig()
+    node = r.mapping(raw, "archive", "archive")
+    _known_keys(r, node, "archive", ("lag", "log_types"))
+    lag = r.string(node, "lag", "archive.lag")
+    lag_seconds = 0
+    if lag:
+        try:
+            lag_seconds = parse_duration(lag) // NS
+        except ValueError as exc:
+            r.problem(node, "lag", "archive.lag", str(exc))
+    archived = node.get("log_types", list(LOG_TYPES))
+    if not isinstance(archived, list):
+        r.problem(node, "log_types", "archive.log_types", f"must be a list of log types ({', '.join(LOG_TYPES)})")
+        archived = []
+    for name in archived:
+        if name not in LOG_TYPES:
+            r.problem(node, "log_types", "archive.log_types",
+                      f"unknown log type {name!r}; the four are {', '.join(LOG_TYPES)}")
+    archived = tuple(str(name) for name in archived if name in LOG_TYPES)
+    if lag_seconds:
+        lag_place = r.place(r.line_of(node, "lag"))
+        for rule in rules:
+            if rule.log_type in archived and 0 < rule.retention_seconds <= lag_seconds:
+                r.problem_at(rule.line, rule.where,
+                             f"{rule.retention} is not longer than archive.lag ({lag}, {lag_place}): {rule.log_type} "
+                             f"is archived, and its data would expire before it is archived")
+    return ArchiveConfig(lag=lag, lag_seconds=lag_seconds, log_types=archived)
 
 
 def _url(r: _Reader, node: Any, key: str, where: str, default: str) -> str:

@@ -1,15 +1,17 @@
-"""Retention status: what tracklog.yaml asks each log type to keep, next to what the running Loki applies."""
+"""Retention: the Loki runtime overrides tracklog.yaml's log_types imply, and what the running Loki applies."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 import yaml
 
 from provisioning.config import Config
 from provisioning.errors import TracklogError
+from provisioning.stacktarget import LOKI_TENANT
 
 PER_STREAM_SINCE = (2, 3)  # Loki's compactor applies per-stream retention from 2.3 on
 
@@ -26,12 +28,21 @@ class TypeRetention:
 
 
 @dataclass(frozen=True)
+class StreamRule:
+    selector: str
+    priority: int
+    period: str
+    where: str  # its place in tracklog.yaml, e.g. log_types.audit.services.auth
+
+
+@dataclass(frozen=True)
 class RetentionStatus:
     loki_url: str
     loki_version: str
     per_stream: bool
     global_retention: str
     types: tuple[TypeRetention, ...]
+    rules: tuple[StreamRule, ...] = ()
 
     def lines(self) -> list[str]:
         out = [f"Loki {self.loki_version} at {self.loki_url}: "
@@ -40,7 +51,43 @@ class RetentionStatus:
                f"global retention (table manager / compactor): {self.global_retention}",
                f"{'log type':<12} {'tracklog.yaml':<14} applied by Loki"]
         out += [f"{t.log_type:<12} {t.configured:<14} {t.applied}" for t in self.types]
+        out += ["retention_stream rules (`tracklog retention render`; the highest matching priority wins):",
+                f"{'priority':<9} {'period':<8} selector"]
+        out += [f"{r.priority:<9} {r.period:<8} {r.selector}" for r in self.rules]
         return out
+
+
+def loki_duration(seconds: int) -> str:
+    """A retention period as Loki writes durations: hours when whole (``720h``), else minutes or seconds."""
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def stream_rules(config: Config) -> tuple[StreamRule, ...]:
+    """tracklog.yaml's retention rules as Loki's retention_stream entries, in the order tracklog.yaml gives them."""
+    return tuple(StreamRule(rule.selector, rule.priority, loki_duration(rule.retention_seconds), rule.where)
+                 for rule in config.retention_rules)
+
+
+def overrides(config: Config) -> dict[str, Any]:
+    """Loki's runtime overrides (``runtime_config.file``) holding one retention_stream rule per tracklog.yaml rule.
+
+    A per-service rule has a higher priority than its log type's, so it wins for that service's streams. Streams
+    with no ``log_type`` label keep the tenant's or Loki's global ``retention_period``, which this leaves alone.
+    """
+    tenant = config.endpoints.loki.tenant or LOKI_TENANT
+    rules = [{"selector": r.selector, "priority": r.priority, "period": r.period} for r in stream_rules(config)]
+    return {"overrides": {tenant: {"retention_stream": rules}}}
+
+
+def render_overrides(config: Config) -> str:
+    """The runtime overrides file as YAML text, with a header saying where it comes from and what applies it."""
+    header = ("# Loki runtime overrides: per-stream retention rendered from tracklog.yaml's log_types\n"
+              "# (`tracklog retention render`). Applied by Loki 2.3 or later with compactor.retention_enabled: true;\n"
+              "# Loki 2.2 refuses these keys. The highest-priority rule matching a stream wins.\n")
+    return header + yaml.safe_dump(overrides(config), sort_keys=False, width=120)
 
 
 def status(config: Config, timeout: float = 10.0) -> RetentionStatus:
@@ -69,7 +116,7 @@ def status(config: Config, timeout: float = 10.0) -> RetentionStatus:
         TypeRetention(name, lt.retention, _applied(per_stream, global_retention))
         for name, lt in config.log_types.items()
     )
-    return RetentionStatus(url, version, per_stream, global_retention, types)
+    return RetentionStatus(url, version, per_stream, global_retention, types, stream_rules(config))
 
 
 def _version_from_metrics(url: str, timeout: float) -> str:

@@ -12,6 +12,7 @@ from provisioning.archive.export import Archiver, ArchiveRequest
 from provisioning.archive.store import Store
 from provisioning.archive.verify import verify
 from provisioning.errors import TracklogError
+from provisioning.timerange import TimeRangeError
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +23,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--after", help="run: start of the range: 2024-05-01, RFC 3339, epoch seconds or 3d (ago); "
                                          "default: the log type's retention before --before")
     parser.add_argument("--since", help="run: the range is this long before its end, e.g. 7d")
-    parser.add_argument("--before", help="run: end of the range, exclusive (default: now)")
+    parser.add_argument("--before", help="run: end of the range, exclusive (default: now minus archive.lag from "
+                                          "tracklog.yaml, e.g. now-2d; now when no lag is set)")
     parser.add_argument("--prefix", default="archive", help="key prefix in the bucket (default: archive)")
     parser.add_argument("--encryption-key-env", metavar="VAR",
                         help="encrypt objects (AES-256-GCM) with the 32-byte key in $VAR (base64 or hex); "
@@ -44,13 +46,21 @@ def run(args: argparse.Namespace) -> int:
     if not args.log_type:
         raise TracklogError("archive needs --log-type (one of " + ", ".join(config.LOG_TYPES) + ")")
     given = [(name, getattr(args, name)) for name in ("after", "since", "before") if getattr(args, name)]
+    # Without --before the run ends archive.lag ago; the implied flag names the job too, so a rerun resumes it.
+    implied = [] if args.before or not cfg.archive.lag else [("before", f"now-{cfg.archive.lag}")]
+    before = args.before or (implied[0][1] if implied else None)
     retention = cfg.log_types[args.log_type].retention
     try:
-        span = resolve_range(args.after, args.before, args.since, cfg.log_types[args.log_type].retention_seconds,
-                             time.time_ns())
+        try:
+            span = resolve_range(args.after, before, args.since, cfg.log_types[args.log_type].retention_seconds,
+                                 time.time_ns())
+        except TimeRangeError as exc:
+            if implied:
+                raise TimeRangeError(f"{exc} (--before defaults to {before}: archive.lag in {cfg.path})") from None
+            raise
         request = ArchiveRequest(
             log_type=args.log_type, span=span, services=tuple(args.service), prefix=args.prefix,
-            range_args=" ".join(f"--{name} {value}" for name, value in given) or f"--since {retention}",
+            range_args=" ".join(f"--{name} {value}" for name, value in (given or [("since", retention)]) + implied),
             encryption_key_env=args.encryption_key_env, lease_seconds=args.lock_lease,
         )
         archiver = Archiver(cfg, request)
