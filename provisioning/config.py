@@ -46,6 +46,48 @@ class LokiEndpoint:
     password_env: str = ""
     bearer_token_env: str = ""
     verify_tls: bool = True
+    tenants: tuple[tuple[str, str], ...] = ()  # (log type, tenant) pairs of endpoints.loki.tenants
+
+    def tenant_for(self, log_type: str | None) -> str:
+        """The X-Scope-OrgID holding ``log_type``'s records: its own tenant if ``tenants`` names one, else ``tenant``.
+
+        The one way tracklog picks a tenant: writers (handler, agent, restore) and readers (every command) use it.
+        """
+        return next((t for name, t in self.tenants if name == log_type), self.tenant)
+
+    @property
+    def tenant_map(self) -> dict[str, str]:
+        """``endpoints.loki.tenants``: log type -> tenant."""
+        return dict(self.tenants)
+
+    @property
+    def tenant_ids(self) -> tuple[str, ...]:
+        """Every tenant tracklog writes to: ``tenant`` first, then the others in the order tracklog.yaml names them."""
+        return tuple(dict.fromkeys([self.tenant, *(t for _, t in self.tenants)]))
+
+
+# Loki's rule for tenant ids (X-Scope-OrgID): these characters, at most 150 of them, and never "." or "..".
+_TENANT_ID = re.compile(r"[A-Za-z0-9!._*'()-]{1,150}")
+
+
+def _loki_tenants(r: _Reader, loki: Any, default: str) -> tuple[tuple[str, str], ...]:
+    """endpoints.loki.tenants (log type -> tenant), checked; empty when not set."""
+    node = r.mapping(loki, "tenants", "endpoints.loki.tenants")
+    pairs = []
+    for log_type, tenant in node.items():
+        where = f"endpoints.loki.tenants.{log_type}"
+        if log_type not in LOG_TYPES:
+            r.problem(node, log_type, where, f"unknown log type; the four are {', '.join(LOG_TYPES)}")
+        elif not isinstance(tenant, str) or not _TENANT_ID.fullmatch(tenant) or tenant in (".", ".."):
+            r.problem(node, log_type, where, f"must be a Loki tenant id (letters, digits and !-_.*'(), at most 150), "
+                                             f"got {tenant!r}")
+        else:
+            pairs.append((str(log_type), tenant))
+    if any(tenant != default for _, tenant in pairs) and not default:
+        r.problem(loki, "tenants", "endpoints.loki.tenants",
+                  "needs endpoints.loki.tenant too, the tenant of the other log types: Loki with auth_enabled: true "
+                  "(which tenants need) refuses requests without X-Scope-OrgID")
+    return tuple(pairs)
 
 
 @dataclass(frozen=True)
@@ -273,6 +315,7 @@ def _build(path: Path, raw: _LineDict) -> Config:
             password_env=r.env_name(loki, "password_env", "endpoints.loki.password_env"),
             bearer_token_env=r.env_name(loki, "bearer_token_env", "endpoints.loki.bearer_token_env"),
             verify_tls=bool(loki.get("verify_tls", True)),
+            tenants=_loki_tenants(r, loki, str(loki.get("tenant") or "")),
         ),
         prometheus=_url(r, r.mapping(eps, "prometheus", "endpoints.prometheus"), "url",
                         "endpoints.prometheus.url", Endpoints.prometheus),
