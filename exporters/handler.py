@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from exporters.formatter import JsonFormatter
-from exporters.loki.client import LokiClient
+from exporters.loki.client import LokiClient, TenantRouter, tenant_spool_name
 from exporters.loki.labels import DEFAULT_LABEL_KEYS, LabelSet, label_set
 from exporters.metrics import RecordMetrics
 
@@ -32,6 +34,9 @@ class LokiHandler(logging.Handler):
         metadata_keys: event fields sent as Loki structured metadata too (Loki >= 2.9; e.g. ``trace_id``).
         flush_timeout: bound on ``flush()``/``close()``.
         metrics: a :class:`RecordMetrics` fed from the same event (saves a MetricsHandler building it again).
+        tenants: log type -> Loki tenant (X-Scope-OrgID), e.g. ``{"security": "sec", "audit": "sec"}``, or -> a
+            :class:`LokiClient`; records go by their ``log_type`` label, other log types to ``client``'s tenant.
+            A tenant's client is made on its first record, with this handler's options and its own spool.
         client_options: passed to :class:`LokiClient` (``spool_dir``, ``encoding``, ``batch_max_wait``, ...).
     """
 
@@ -50,6 +55,7 @@ class LokiHandler(logging.Handler):
         metadata_keys: Iterable[str] = (),
         flush_timeout: float = 5.0,
         metrics: RecordMetrics | None = None,
+        tenants: Mapping[str, str | LokiClient] | None = None,
         **client_options: Any,
     ) -> None:
         super().__init__(level)
@@ -63,9 +69,10 @@ class LokiHandler(logging.Handler):
         self._owns_client = client is None
         if client is None:
             client_options.setdefault("flush_timeout", flush_timeout)
-            client = LokiClient(url or os.environ.get("TRACKLOG_LOKI_URL") or "http://127.0.0.1:3100",
-                                auth=auth, **client_options)
+            url = url or os.environ.get("TRACKLOG_LOKI_URL") or "http://127.0.0.1:3100"
+            client = LokiClient(url, auth=auth, **client_options)
         self.client = client
+        self.router = _router(client, tenants, self._owns_client, url, auth, client_options) if tenants else None
         self.setFormatter(JsonFormatter(service=service, env=env))
         self._labels_cache: dict[tuple[Any, ...], LabelSet] = {}
         self.addFilter(_not_internal)
@@ -94,7 +101,8 @@ class LokiHandler(logging.Handler):
                 line = self.format(record)
                 labels = self._labels((), getattr(record, "tags", None))
                 metadata = ()
-            self.client.push(labels, int(record.created * 1e9), line, metadata)
+            sink = self.client if self.router is None else self.router
+            sink.push(labels, int(record.created * 1e9), line, metadata)
         except Exception as exc:  # counted and logged (rate-limited); the caller's logging call never sees it
             self.client.count_drop("handler_error", f"{type(exc).__name__}: {exc}")
 
@@ -108,14 +116,40 @@ class LokiHandler(logging.Handler):
         return labels
 
     def flush(self) -> None:
-        self.client.flush(self.flush_timeout)
+        (self.router or self.client).flush(self.flush_timeout)
 
     def close(self) -> None:
         try:
-            if self._owns_client:
+            if self.router is not None:
+                self.router.close(self.flush_timeout)
+            elif self._owns_client:
                 self.client.close(self.flush_timeout)
         finally:
             super().close()
+
+
+# -- tenants: only when ``tenants=`` is given; emit() then pushes through the router instead of the client ----------
+
+
+def _router(client: LokiClient, tenants: Mapping[str, str | LokiClient], owns_client: bool, url: str | None,
+            auth: tuple[str, str] | None, options: dict[str, Any]) -> TenantRouter:
+    make: Callable[[str], LokiClient] | None = None
+    if owns_client and not {"transport", "transport_factory"} & options.keys():  # an injected transport has no tenant
+        def make(tenant: str) -> LokiClient:
+            own = {**options, "tenant": tenant}
+            if own.get("spool_dir"):
+                own["spool_name"] = tenant_spool_name(own.get("spool_name", "tracklog"), tenant)
+            return LokiClient(url, auth=auth, **own)
+
+    router = TenantRouter(client, tenants, make, owns_default=owns_client)
+    if make is not None and options.get("spool_dir"):
+        # A spool an earlier process left for a tenant is replayed once that tenant's client exists: make it now.
+        spool_name = options.get("spool_name", "tracklog")
+        for log_type, tenant in tenants.items():
+            pattern = glob.escape(tenant_spool_name(spool_name, tenant)) + "*/*.seg" if isinstance(tenant, str) else ""
+            if pattern and next(Path(options["spool_dir"]).glob(pattern), None) is not None:
+                router.client_for(log_type)
+    return router
 
 
 def _not_internal(record: logging.LogRecord) -> bool:

@@ -1,4 +1,7 @@
-"""Run the file agent: tail every source of tracklog.yaml's ``agent:`` section and ship its lines through LokiClient."""
+"""Run the file agent: tail every source of tracklog.yaml's ``agent:`` section and ship its lines through LokiClient.
+
+A source's ``log_type`` label picks its Loki tenant as for every other writer (``endpoints.loki.tenants``).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from exporters.agent import positions as positions_file
 from exporters.agent.parse import Parser, make_parser
 from exporters.agent.positions import Position, PositionsError
 from exporters.agent.tail import Tailer
-from exporters.loki.client import LokiClient
+from exporters.loki.client import LokiClient, TenantRouter, tenant_spool_name
 from exporters.loki.labels import LabelSet, label_set
 
 if TYPE_CHECKING:
@@ -53,7 +56,8 @@ class Agent:
 
     Args:
         config: the loaded tracklog.yaml; sources come from ``config.agent.sources``.
-        client: where lines are pushed; the agent never closes it.
+        client: where lines are pushed (a router: to the tenant of each source's log type); the agent never
+            closes it.
         rotate_wait: seconds a renamed-away file must be quiet before its successor is read.
         commit_interval: at most this often, flush the client and save positions.
 
@@ -64,13 +68,13 @@ class Agent:
     def __init__(
         self,
         config: Config,
-        client: LokiClient,
+        client: LokiClient | TenantRouter,
         *,
         rotate_wait: float = 2.0,
         commit_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.client = client
+        self.client = client if isinstance(client, TenantRouter) else TenantRouter(client, {}, owns_default=False)
         self.positions_path = config.agent.positions_file
         self.positions = positions_file.load(self.positions_path)
         self.commit_interval = commit_interval
@@ -87,14 +91,14 @@ class Agent:
         default_level = labels.pop("level", None) or (None if source.format == "plain" else "info")
         return _Source(
             name=source.name, path=path, parse=parse, labels=labels, default_level=default_level,
-            tailer=Tailer(path, start, rotate_wait=rotate_wait, max_line_bytes=self.client.max_line_bytes),
+            tailer=Tailer(path, start, rotate_wait=rotate_wait, max_line_bytes=self.client.default.max_line_bytes),
             pushed=start, committed=start,
         )
 
     def poll(self) -> bool:
         """Read and push what each file holds now; True if anything was read (or the client is still busy)."""
-        if self.client.queue_bytes > self.client.buffer_max_bytes // 4:
-            self.client.flush(timeout=0.5)  # back-pressure: let the sender drain before reading more
+        if any(c.queue_bytes > c.buffer_max_bytes // 4 for c in self.client.clients):
+            self.client.flush(timeout=0.5)  # back-pressure: let the senders drain before reading more
             return True
         progressed = False
         for source in self.sources:
@@ -117,7 +121,7 @@ class Agent:
     def maybe_commit(self) -> None:
         """Commit positions if ``commit_interval`` has passed since the last commit."""
         if self._clock() - self._last_commit >= self.commit_interval:
-            self.commit(timeout=min(1.0, self.client.flush_timeout))
+            self.commit(timeout=min(1.0, self.client.default.flush_timeout))
 
     def commit(self, timeout: float | None = None) -> bool:
         """Save the positions of every pushed line once the client has flushed them; False if it has not."""
@@ -154,27 +158,41 @@ class Agent:
         source.warned_missing = source.tailer.missing
 
 
-def build_client(config: Config) -> LokiClient:
-    """A LokiClient for ``endpoints.loki``, credentials read from the environment variables the config names."""
+def build_client(config: Config, tenant: str | None = None) -> LokiClient:
+    """A LokiClient for ``endpoints.loki``, credentials read from the environment variables the config names.
+
+    Args:
+        tenant: the X-Scope-OrgID; default ``endpoints.loki.tenant``. Each tenant's client has its own spool.
+    """
     loki = config.endpoints.loki
+    tenant = loki.tenant if tenant is None else tenant
     user = _secret(loki.username_env, "endpoints.loki.username_env")
     password = _secret(loki.password_env, "endpoints.loki.password_env")
     token = _secret(loki.bearer_token_env, "endpoints.loki.bearer_token_env")
     return LokiClient(
         loki.url,
-        tenant=loki.tenant or None,
+        tenant=tenant or None,
         auth=(user, password) if user and password else None,
         bearer_token=token or None,
         verify=loki.verify_tls,
         spool_dir=config.stack.state_dir / "agent-spool",
-        spool_name="agent",
+        spool_name="agent" if tenant == loki.tenant else tenant_spool_name("agent", tenant),
     )
+
+
+def build_router(config: Config) -> TenantRouter:
+    """The clients of every tenant the sources' log types go to (``endpoints.loki.tenants``), made up front."""
+    loki = config.endpoints.loki
+    router = TenantRouter(build_client(config), loki.tenant_map, lambda tenant: build_client(config, tenant))
+    for source in config.agent.sources:
+        router.client_for(source.labels.get("log_type"))  # replays each one's spool from the start
+    return router
 
 
 def run_agent(
     config: Config,
     once: bool = False,
-    client: LokiClient | None = None,
+    client: LokiClient | TenantRouter | None = None,
     stop: threading.Event | None = None,
     poll_interval: float = 0.25,
 ) -> int:
@@ -183,7 +201,7 @@ def run_agent(
     Args:
         config: the loaded tracklog.yaml.
         once: ship what the files hold now, then exit.
-        client: an existing client (tests inject one with a fake transport); it is flushed but not closed.
+        client: an existing client or router (tests inject one with a fake transport); flushed but not closed.
         stop: set it to stop the loop (for embedding and tests).
         poll_interval: seconds between polls when the files are idle.
 
@@ -194,7 +212,7 @@ def run_agent(
         internal_log.warning("tracklog agent: no agent.sources in %s; nothing to do", config.path)
         return 0
     own_client = client is None
-    client = client or build_client(config)
+    client = client or build_router(config)
     stop = stop or threading.Event()
     try:
         agent = Agent(config, client, rotate_wait=0.0 if once else 2.0)
@@ -213,30 +231,34 @@ def run_agent(
                 agent.maybe_commit()
             if not progressed:
                 stop.wait(poll_interval)
-        return _shutdown(agent, client, own_client)
+        return _shutdown(agent, agent.client, own_client)
     finally:
         restore()
         agent.close()
 
 
-def _shutdown(agent: Agent, client: LokiClient, own_client: bool) -> int:
-    """Flush and save positions; if Loki is slow, close the client so that the rest goes to its spool."""
-    if agent.commit(client.flush_timeout):
+def _shutdown(agent: Agent, client: TenantRouter, own_client: bool) -> int:
+    """Flush and save positions; if Loki is slow, close the clients so that the rest goes to their spools."""
+    if agent.commit(client.default.flush_timeout):
         if own_client:
             client.close()
         return 0
     if not own_client:
         internal_log.warning("tracklog agent: Loki did not take every line in time; positions not advanced")
         return 1
-    dropped_before = sum(client.stats.dropped.values())
+    dropped_before = _dropped(client)
     client.close()
-    if sum(client.stats.dropped.values()) == dropped_before and client.flush(0):
+    if _dropped(client) == dropped_before and client.flush(0):
         # Everything not yet sent is in the spool, which the next run replays first: advance the positions.
         agent.commit(0)
         return 0
     internal_log.warning("tracklog agent: some lines were neither sent nor spooled; positions not advanced, "
                          "so the next run ships them again")
     return 1
+
+
+def _dropped(client: TenantRouter) -> int:
+    return sum(sum(c.stats.dropped.values()) for c in client.clients)
 
 
 def _handle_signals(stop: threading.Event) -> Callable[[], None]:
@@ -262,4 +284,4 @@ def _secret(env_name: str, where: str) -> str:
     return value
 
 
-__all__ = ["Agent", "build_client", "run_agent"]
+__all__ = ["Agent", "build_client", "build_router", "run_agent"]
