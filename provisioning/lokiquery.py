@@ -1,14 +1,16 @@
 """The one client tracklog's commands use to read from Loki: query_range with paging, instant queries, labels.
 
 Credentials come from the environment variables tracklog.yaml names (never printed); every failure names the
-Loki URL and what it answered.
+Loki URL and what it answered. With ``endpoints.loki.tenants``, :func:`reader_for` reads the tenants that hold the
+log types asked for, merged in time order (Loki 2.2 cannot query several tenants at once).
 """
 
 from __future__ import annotations
 
+import heapq
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,14 +34,22 @@ class Entry:
 
 
 class LokiReader:
-    def __init__(self, config: Config, timeout: float = 60.0) -> None:
+    """Read one tenant of the Loki tracklog.yaml names.
+
+    Args:
+        tenant: the X-Scope-OrgID; default ``endpoints.loki.tenant`` ("" sends none). Use :func:`reader_for` to
+            read the tenant(s) of given log types.
+    """
+
+    def __init__(self, config: Config, timeout: float = 60.0, tenant: str | None = None) -> None:
         loki = config.endpoints.loki
         self.url = loki.url
+        self.tenant = loki.tenant if tenant is None else tenant
         self.timeout = timeout
         self.session = requests.Session()
         self.session.verify = loki.verify_tls
-        if loki.tenant:
-            self.session.headers["X-Scope-OrgID"] = loki.tenant
+        if self.tenant:
+            self.session.headers["X-Scope-OrgID"] = self.tenant
         if loki.bearer_token_env and os.environ.get(loki.bearer_token_env):
             self.session.headers["Authorization"] = f"Bearer {os.environ[loki.bearer_token_env]}"
         elif loki.username_env and os.environ.get(loki.username_env):
@@ -52,9 +62,12 @@ class LokiReader:
             raise LokiQueryError(f"Loki at {self.url} is unreachable ({type(exc).__name__}); is it running? "
                                  "(`tracklog stack status`, or endpoints.loki.url in tracklog.yaml)") from exc
         if answer.status_code != 200:
-            raise LokiQueryError(f"Loki at {self.url} answered {answer.status_code} to {path}: "
+            raise LokiQueryError(f"Loki at {self.url}{self._of_tenant()} answered {answer.status_code} to {path}: "
                                  f"{answer.text.strip()[:400]}")
         return answer.json()
+
+    def _of_tenant(self) -> str:
+        return f" (tenant {self.tenant})" if self.tenant else ""
 
     def query_range(self, query: str, start_ns: int, end_ns: int, limit: int = MAX_PAGE,
                     direction: str = "forward", step: str | None = None) -> dict[str, Any]:
@@ -98,6 +111,48 @@ class LokiReader:
 
     def series(self, selector: str, start_ns: int, end_ns: int) -> list[dict[str, str]]:
         return self._get("/loki/api/v1/series", {"match[]": selector, "start": start_ns, "end": end_ns})["data"]
+
+
+class TenantsReader:
+    """Several tenants read as one: the same methods as :class:`LokiReader`, each tenant's answers merged."""
+
+    def __init__(self, readers: Iterable[LokiReader]) -> None:
+        self.readers = list(readers)
+        self.url = self.readers[0].url
+        self.tenant = ",".join(r.tenant for r in self.readers)
+
+    def query_range(self, query: str, start_ns: int, end_ns: int, limit: int = MAX_PAGE,
+                    direction: str = "forward", step: str | None = None) -> dict[str, Any]:
+        """Every tenant's streams (or series) in one ``result``; each tenant answers up to ``limit`` lines."""
+        answers = [r.query_range(query, start_ns, end_ns, limit, direction, step) for r in self.readers]
+        return {**answers[0], "result": [item for data in answers for item in data["result"]]}
+
+    def entries(self, query: str, start_ns: int, end_ns: int, page: int = MAX_PAGE) -> Iterator[Entry]:
+        """Every tenant's entries, merged oldest first (in the order each tenant's are sorted)."""
+        return heapq.merge(*(r.entries(query, start_ns, end_ns, page) for r in self.readers),
+                           key=lambda e: (e.timestamp_ns, _key(e.labels), e.line))
+
+    def instant(self, query: str, at_ns: int | None = None) -> list[dict[str, Any]]:
+        return [item for r in self.readers for item in r.instant(query, at_ns)]
+
+    def series(self, selector: str, start_ns: int, end_ns: int) -> list[dict[str, str]]:
+        return [item for r in self.readers for item in r.series(selector, start_ns, end_ns)]
+
+
+Reader = LokiReader | TenantsReader
+
+
+def reader_for(config: Config, log_types: Iterable[str] = (), timeout: float = 60.0) -> Reader:
+    """A reader of the tenant(s) holding ``log_types`` (every tenant tracklog writes to when none is given).
+
+    Without ``endpoints.loki.tenants`` that is always the one tenant of ``endpoints.loki.tenant``.
+    """
+    loki = config.endpoints.loki
+    wanted = list(log_types)
+    tenants = list(dict.fromkeys(loki.tenant_for(t) for t in wanted)) if wanted else list(loki.tenant_ids)
+    if len(tenants) == 1:
+        return LokiReader(config, timeout, tenant=tenants[0])
+    return TenantsReader(LokiReader(config, timeout, tenant=t) for t in tenants)
 
 
 def _key(labels: dict[str, str]) -> str:

@@ -1,7 +1,8 @@
 """Push an archive run's lines back into Loki under restored="true", with their original timestamps.
 
 Restored streams are the archived label sets plus restored="true", so they never mix with live streams.
-Lines already in a restored stream are not pushed again (a restore can be rerun after a failure).
+Lines already in a restored stream are not pushed again (a restore can be rerun after a failure). A run goes
+back into the Loki tenant of its log type (``endpoints.loki.tenants``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from provisioning.archive.selector import parse
 from provisioning.archive.store import Store
 from provisioning.archive.verify import load_manifest, object_bytes, run_key
 from provisioning.config import Config
-from provisioning.lokiquery import LokiReader
+from provisioning.lokiquery import Reader, reader_for
 
 log = logging.getLogger("tracklog.archive")
 RESTORED = ("restored", "true")
@@ -60,13 +61,14 @@ class RestoreReport:
         ]
 
 
-def make_client(config: Config) -> LokiClient:
+def make_client(config: Config, log_type: str | None = None) -> LokiClient:
+    """A client for the tenant of ``log_type`` (the default tenant when None)."""
     loki = config.endpoints.loki
     auth = None
     if loki.username_env and os.environ.get(loki.username_env):
         auth = (os.environ[loki.username_env], os.environ.get(loki.password_env, ""))
     token = os.environ.get(loki.bearer_token_env) if loki.bearer_token_env else None
-    return LokiClient(loki.url, tenant=loki.tenant or None, auth=auth, bearer_token=token or None,
+    return LokiClient(loki.url, tenant=loki.tenant_for(log_type) or None, auth=auth, bearer_token=token or None,
                       verify=loki.verify_tls, batch_max_wait=0.2, flush_timeout=120.0)
 
 
@@ -74,7 +76,7 @@ class Restorer:
     """Restore one run, optionally only the streams a selector matches."""
 
     def __init__(self, config: Config, run_id: str, prefix: str = "archive", stream_selector: str | None = None,
-                 key_env: str | None = None, store: Store | None = None, reader: LokiReader | None = None,
+                 key_env: str | None = None, store: Store | None = None, reader: Reader | None = None,
                  client: LokiClient | None = None) -> None:
         self.config = config
         self.run_id = run_id
@@ -82,7 +84,7 @@ class Restorer:
         self.selector = parse(stream_selector) if stream_selector else None
         self.key_env = key_env
         self.store = store or Store(config)
-        self.reader = reader or LokiReader(config)
+        self.reader = reader  # default: the tenant of the run's log type, known once its manifest is read
         self.client = client
         self.label_names: set[str] = set()
 
@@ -90,13 +92,15 @@ class Restorer:
         """Raises LookupError/ValueError for a missing or unreadable manifest, EncryptionError for a bad key."""
         manifest = load_manifest(self.store, self.prefix, self.run_id)
         key = run_key(manifest, self.key_env)
+        if self.reader is None:
+            self.reader = reader_for(self.config, [manifest.log_type])
         streams: dict[str, list[ObjectRecord]] = collections.defaultdict(list)
         for record in manifest.objects.values():
             if self.selector is None or self.selector.matches(record.labels):
                 streams[record.stream].append(record)
         report = RestoreReport(manifest.run_id, streams=len(streams))
         self.label_names = {name for r in manifest.objects.values() for name in r.labels} | {RESTORED[0]}
-        client = self.client or make_client(self.config)
+        client = self.client or make_client(self.config, manifest.log_type)
         started = time.monotonic()
         try:
             for stream in sorted(streams):

@@ -21,6 +21,7 @@ from provisioning.timerange import NS, TimeRangeError, format_ns, parse_duration
 
 LOGIN, PERMISSION_CHANGE, AUTHZ_DENIED = "auth.login", "permission.change", "authz.denied"
 EVENTS = (LOGIN, PERMISSION_CHANGE, AUTHZ_DENIED)
+LOG_TYPES = ("audit", "security")  # what detection, the report and verify read
 TS = "_ts_ns"
 
 # failures_before_success is not in the shipped tracklog.yaml; this is the default the security dashboard uses
@@ -375,7 +376,7 @@ def admin_access_denied(denials: list[Mapping[str, Any]], policy: Policy) -> lis
 
 def selector(env: str | None = None, line_filter: bool = True) -> str:
     """The LogQL for the security and audit records (of one env) that detection reads."""
-    labels = 'log_type=~"audit|security"'
+    labels = f'log_type=~"{"|".join(LOG_TYPES)}"'
     if env:
         labels += ', env="' + env.replace("\\", "\\\\").replace('"', '\\"') + '"'
     query = "{" + labels + "}"

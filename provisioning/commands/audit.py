@@ -12,7 +12,7 @@ from provisioning import config
 from provisioning.audit import detect as detection
 from provisioning.audit import report as compliance
 from provisioning.audit.verify import verify
-from provisioning.lokiquery import LokiReader
+from provisioning.lokiquery import reader_for
 from provisioning.timerange import resolve
 
 
@@ -60,7 +60,7 @@ def _read(args: argparse.Namespace, default_since: str, line_filter: bool):
     policy = detection.Policy.from_raw(cfg.raw)
     span = resolve(args.since, args.start, args.end, time.time_ns(), default_since)
     query = detection.selector(args.env, line_filter=line_filter)
-    records = detection.records_from(LokiReader(cfg).entries(query, span.start_ns, span.end_ns))
+    records = detection.records_from(reader_for(cfg, detection.LOG_TYPES).entries(query, span.start_ns, span.end_ns))
     return cfg, span, records, detection.detect(records, thresholds, policy), policy
 
 
@@ -91,7 +91,7 @@ def run_verify(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
     span = resolve(args.since, args.start, args.end, time.time_ns(), "24h")
     selector = '{log_type=~"audit|security"' + (f', service="{args.service}"' if args.service else "") + "}"
-    report = verify(LokiReader(cfg).entries(selector, span.start_ns, span.end_ns))
+    report = verify(reader_for(cfg, detection.LOG_TYPES).entries(selector, span.start_ns, span.end_ns))
     if args.output == "json":
         print(json.dumps({"chains": report.chains, "records": report.records, "unchained": report.unchained,
                           "findings": [f.__dict__ for f in report.findings]}, indent=2))

@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 
-from provisioning.lokiquery import Entry, LokiReader
+from provisioning.lokiquery import Entry, Reader
 from provisioning.timerange import TimeRangeError
 from provisioning.troubleshoot import args as common
 from provisioning.troubleshoot import logql, views
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         log_types=logql.split_values(args.log_type), levels=logql.split_values(args.level),
         error_type=args.error_code, trace_id=args.trace_id, texts=args.text,
     )
-    reader = common.reader(args)
+    reader = common.reader(args, filters.log_types)  # without --log-type: every tenant, merged in time order
     query = filters.query()
     started = time.perf_counter()
     entries = newest(reader, query, span.start_ns, span.end_ns, args.limit)
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _follow(args: argparse.Namespace, reader: LokiReader, query: str, filters: LogFilters, entries: list[Entry],
+def _follow(args: argparse.Namespace, reader: Reader, query: str, filters: LogFilters, entries: list[Entry],
             start_ns: int) -> int:
     """Print the newest entries, then every new one as it arrives (JSON: one object per line); Ctrl-C ends it."""
     stop: threading.Event = args.stop or threading.Event()

@@ -23,7 +23,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     span = common.time_range(args)
-    report = performance.read(common.reader(args), span, logql.split_values(args.service), args.peaks)
+    reader = common.reader(args, performance.LOG_TYPES)
+    report = performance.read(reader, span, logql.split_values(args.service), args.peaks)
     if args.output == "json":
         print(json.dumps(asdict(report), indent=2))
     elif args.output == "csv":

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Sequence
 
 from provisioning import config, timerange
-from provisioning.lokiquery import LokiReader
+from provisioning.lokiquery import Reader, reader_for
 
 
 def add_range(parser: argparse.ArgumentParser, default_since: str) -> None:
@@ -37,6 +38,6 @@ def time_range(args: argparse.Namespace, now_ns: int | None = None) -> timerange
     return timerange.resolve(args.since, args.start, args.end, now, args.default_since)
 
 
-def reader(args: argparse.Namespace) -> LokiReader:
-    """A LokiReader for the Loki tracklog.yaml (or $TRACKLOG_LOKI_URL) names."""
-    return LokiReader(config.load(getattr(args, "config", None)))
+def reader(args: argparse.Namespace, log_types: Sequence[str] = ()) -> Reader:
+    """A reader of the Loki tracklog.yaml (or $TRACKLOG_LOKI_URL) names: the tenant(s) of ``log_types``, or all."""
+    return reader_for(config.load(getattr(args, "config", None)), log_types)

@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioning.lokiquery import LokiReader
+from provisioning.lokiquery import Reader
 from provisioning.timerange import NS, TimeRange, format_ns
 from provisioning.troubleshoot import logql
 from provisioning.troubleshoot.fingerprint import Fingerprint, fingerprint
@@ -100,7 +100,7 @@ def as_json(g: ErrorGroup) -> dict[str, Any]:
     }
 
 
-def read(reader: LokiReader, span: TimeRange) -> Iterator[Record]:
+def read(reader: Reader, span: TimeRange) -> Iterator[Record]:
     """Every error and critical record of every service in the range (by the level label), oldest first."""
     query = logql.selector(level=["error", "critical"])
     return map(parse, reader.entries(query, span.start_ns, span.end_ns))

@@ -6,13 +6,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from provisioning.lokiquery import Entry, LokiReader
+from provisioning.lokiquery import Entry, Reader
 from provisioning.troubleshoot.search import logql_key
 
 NS = 1_000_000_000
 
 
-def follow(reader: LokiReader, query: str, floor_ns: int, stop: threading.Event, *,
+def follow(reader: Reader, query: str, floor_ns: int, stop: threading.Event, *,
            seen: set[tuple[int, str, str]] | None = None, interval: float = 1.0, overlap_s: float = 5.0,
            clock: Callable[[], int] = time.time_ns) -> Iterator[Entry]:
     """Yield each new entry once, polling every ``interval`` seconds until ``stop`` is set.

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from provisioning.lokiquery import LokiReader
+from provisioning.lokiquery import Reader
 from provisioning.timerange import NS, TimeRange
 from provisioning.troubleshoot import logql
 from provisioning.troubleshoot.records import DB_DURATION, HTTP_DURATION, Record, parse
 from provisioning.troubleshoot.stats import Summary, summarize
 
 HOUR_NS = 3600 * NS
+LOG_TYPES = ("application",)  # where http.request and db.query records are
 
 
 @dataclass(frozen=True)
@@ -94,13 +95,13 @@ def _hour_label(hour: int) -> str:
     return datetime.fromtimestamp(hour * 3600, UTC).strftime("%Y-%m-%d %H:00")
 
 
-def read(reader: LokiReader, span: TimeRange, services: Sequence[str] = (), peaks: int = 5) -> PerformanceReport:
+def read(reader: Reader, span: TimeRange, services: Sequence[str] = (), peaks: int = 5) -> PerformanceReport:
     """Read the range's http.request and db.query records (two passes, each behind a literal line filter).
 
     Literal filters measured faster than one regexp alternation over the same lines (5.8 s against 7.8 s for
     435k records in a day here), and exact: every duration is kept, no histogram.
     """
-    selector = logql.selector(service=services, log_type=["application"])
+    selector = logql.selector(service=services, log_type=list(LOG_TYPES))
     acc = Accumulator()
     for event in ("http.request", "db.query"):
         query = f"{selector} {logql.contains(event)}"

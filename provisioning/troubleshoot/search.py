@@ -6,7 +6,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from provisioning.lokiquery import MAX_PAGE, Entry, LokiReader
+from provisioning.lokiquery import MAX_PAGE, Entry, Reader
 from provisioning.troubleshoot import logql
 from provisioning.troubleshoot.records import Record
 
@@ -39,10 +39,11 @@ class LogFilters:
         return not (self.error_type and record.get("error.type") != self.error_type)
 
 
-def newest(reader: LokiReader, query: str, start_ns: int, end_ns: int, limit: int) -> list[Entry]:
+def newest(reader: Reader, query: str, start_ns: int, end_ns: int, limit: int) -> list[Entry]:
     """The newest ``limit`` entries of [start, end), oldest first; every entry when ``limit`` is 0.
 
-    Up to Loki's page size this is one backward query; beyond it, every entry is paged through ``entries``.
+    Up to Loki's page size this is one backward query (per tenant); beyond it, every entry is paged through
+    ``entries``.
     """
     if 0 < limit <= MAX_PAGE:
         data = reader.query_range(query, start_ns, end_ns, limit=limit, direction="backward")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from provisioning.lokiquery import LokiReader
+from provisioning.lokiquery import Reader
 from provisioning.timerange import TimeRange, format_ns
 from provisioning.troubleshoot import logql
 from provisioning.troubleshoot.errors import TraceNotFound
@@ -45,7 +45,7 @@ class Timeline:
         return [s.record for s in self.steps if s.record.is_error]
 
 
-def find(reader: LokiReader, trace_id: str, span: TimeRange, services: list[str] | None = None) -> Timeline:
+def find(reader: Reader, trace_id: str, span: TimeRange, services: list[str] | None = None) -> Timeline:
     """Read every record of the trace in the range; a short id matches the trace ids it begins.
 
     Raises:
