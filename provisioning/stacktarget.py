@@ -1,12 +1,14 @@
 """The native stack as a target: Prometheus and Loki rule files and Alertmanager's routing, written then reloaded.
 
 A server counts as the native stack's when tracklog.yaml's endpoint is the stack's own URL; for servers run
-elsewhere, plan says which rendered file to load there instead.
+elsewhere, plan says which rendered file to load there instead. Loki's ruler reads rules/<tenant>/: on a Loki with
+auth_enabled, each rule goes to the tenant of the log types it queries (``endpoints.loki.tenants``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -16,7 +18,8 @@ import requests
 import yaml
 
 from provisioning import alertmanager
-from provisioning.config import Config
+from provisioning.config import Config, LokiEndpoint
+from provisioning.datasources import query_tenant
 from provisioning.errors import TracklogError
 from provisioning.plan import DELETE, Change, Resource
 from provisioning.render import Rendered
@@ -25,6 +28,7 @@ from provisioning.stack.servers import Paths
 
 KIND_ORDER = ("prometheus-rules", "loki-rules", "alertmanager-config")
 LOKI_TENANT = "fake"  # Loki's tenant when auth_enabled is false
+LOKI_RULES = "tracklog.rules.yaml"  # in the ruler's rules/<tenant>/
 AM_APPLIED = "applied.yml"  # the stack starts Alertmanager with this file when it exists (see stack/servers.py)
 
 
@@ -62,7 +66,7 @@ class StackTarget:
     def files(self) -> dict[str, Path]:
         return {
             "prometheus-rules": self.paths.of("prometheus") / "rules" / "tracklog.rules.yaml",
-            "loki-rules": self.paths.of("loki") / "rules" / LOKI_TENANT / "tracklog.rules.yaml",
+            "loki-rules": self._loki_file(self._loki_dir(self.config.endpoints.loki.tenant)),
             "alertmanager-config": self.paths.of("alertmanager") / AM_APPLIED,
         }
 
@@ -72,15 +76,57 @@ class StackTarget:
             "loki-rules": ("Loki ruler alert rules", self.rendered.loki_rules),
             "alertmanager-config": ("Alertmanager receivers, routes and mute timings", self.am.body),
         }
-        return [Resource(kind, "tracklog", title, body) for kind, (title, body) in bodies.items()
-                if self.native[kind]]
+        found = []
+        for kind, (title, body) in bodies.items():
+            if kind == "loki-rules" and self.native[kind]:
+                for tenant_dir, rules in self._loki_rules().items():
+                    uid = self._loki_uid(tenant_dir)
+                    found.append(Resource(kind, uid, title if uid == "tracklog" else f"{title} (tenant {tenant_dir})",
+                                          rules))
+            elif self.native[kind]:
+                found.append(Resource(kind, "tracklog", title, body))
+        return found
 
     def live(self) -> list[Resource]:
         found = []
         for kind, path in self.files().items():
-            if self.native[kind] and path.exists():
+            if kind == "loki-rules" and self.native[kind]:
+                for tenant_path in sorted((self.paths.of("loki") / "rules").glob(f"*/{LOKI_RULES}")):
+                    found.append(Resource(kind, self._loki_uid(tenant_path.parent.name), tenant_path.name,
+                                          yaml.safe_load(tenant_path.read_text()) or {}))
+            elif self.native[kind] and path.exists():
                 found.append(Resource(kind, "tracklog", path.name, yaml.safe_load(path.read_text()) or {}))
         return found
+
+    # -- Loki's ruler: one rule file per tenant directory ---------------------------------------------------------
+
+    def _loki_auth_enabled(self) -> bool:
+        """Whether the native Loki runs multi-tenant: its rendered config (or the stack's template) says so."""
+        for path in (self.paths.of("loki") / "loki.yaml", self.config.root / "stack" / "loki" / "loki.yaml"):
+            if path.exists():
+                found = re.search(r"^auth_enabled:\s*(\w+)", path.read_text(encoding="utf-8"), re.MULTILINE)
+                return bool(found) and found.group(1).lower() == "true"
+        return False
+
+    def _loki_dir(self, tenant: str) -> str:
+        """The rules/<dir> the ruler evaluates as ``tenant``: every rule is the single tenant's without auth."""
+        return (tenant or LOKI_TENANT) if self._loki_auth_enabled() else LOKI_TENANT
+
+    def _loki_file(self, tenant_dir: str) -> Path:
+        return self.paths.of("loki") / "rules" / tenant_dir / LOKI_RULES
+
+    def _loki_uid(self, tenant_dir: str) -> str:
+        # The default tenant's file keeps the uid it had before tenants existed, so plans of single-tenant
+        # setups read as they did.
+        default = self._loki_dir(self.config.endpoints.loki.tenant)
+        return "tracklog" if tenant_dir == default else f"tracklog@{tenant_dir}"
+
+    def _loki_rules(self) -> dict[str, dict]:
+        """Rule file per tenant directory."""
+        loki = self.config.endpoints.loki
+        if not self._loki_auth_enabled():
+            return {LOKI_TENANT: self.rendered.loki_rules}
+        return {self._loki_dir(tenant): rules for tenant, rules in split_rules(self.rendered.loki_rules, loki).items()}
 
     def check(self) -> list[str]:
         """Problems with what would be written, found before anything is: amtool checks the Alertmanager config."""
@@ -100,7 +146,8 @@ class StackTarget:
 
     def apply(self, change: Change) -> None:
         kind = change.resource.kind
-        path = self.files()[kind]
+        uid = change.resource.uid
+        path = self._loki_file(uid.partition("@")[2]) if kind == "loki-rules" and "@" in uid else self.files()[kind]
         text = yaml.safe_dump(change.desired.body, sort_keys=False, allow_unicode=True, width=120) \
             if change.desired is not None else None
         if change.action == DELETE or text is None:
@@ -131,6 +178,24 @@ class StackTarget:
         if answer.status_code != 200:
             raise ApplyError(f"{server} at {url} refused the new config: {answer.status_code} "
                              f"{self.am.secrets.mask(answer.text.strip())[:500]}")
+
+
+def split_rules(rules: dict, loki: LokiEndpoint) -> dict[str, dict]:
+    """A Loki rule file split by the tenant each rule reads (``endpoints.loki.tenants``), groups kept by name.
+
+    Tenants without rules get no file (the default tenant keeps an empty one if there are no rules at all). A rule
+    whose queries need several tenants stays with the default tenant, where it sees only that tenant's part (Loki
+    2.2 has no cross-tenant queries).
+    """
+    files: dict[str, dict] = {}
+    for group in rules.get("groups", []):
+        by_tenant: dict[str, list] = {}
+        for rule in group.get("rules", []):
+            tenant = query_tenant(loki, rule.get("expr", ""))
+            by_tenant.setdefault(loki.tenant if tenant is None else tenant, []).append(rule)
+        for tenant, chosen in by_tenant.items():
+            files.setdefault(tenant, {**rules, "groups": []})["groups"].append({**group, "rules": chosen})
+    return files or {loki.tenant: rules}
 
 
 def _write(path: Path, text: str) -> None:

@@ -88,7 +88,16 @@ local unitSeconds = { s: 1, m: 60, h: 3600, d: 86400, w: 7 * 86400, y: 365 * 864
     // name of the environment variable holding them, which Grafana expands); alert annotations link to
     // dashboards under Grafana's URL.
     endpoints: {
-      loki: { url: 'http://127.0.0.1:3100', tenant: '', username_env: '', password_env: '', bearer_token_env: '' },
+      // tenants: log type -> Loki tenant (X-Scope-OrgID) of its records, e.g. { security: 'security-logs' };
+      // the log types not listed are in `tenant`.
+      loki: {
+        url: 'http://127.0.0.1:3100',
+        tenant: '',
+        tenants: {},
+        username_env: '',
+        password_env: '',
+        bearer_token_env: '',
+      },
       prometheus: { url: 'http://127.0.0.1:9090' },
       alertmanager: { url: 'http://127.0.0.1:9093' },
       grafana: { url: 'http://127.0.0.1:3000' },
@@ -151,6 +160,14 @@ local unitSeconds = { s: 1, m: 60, h: 3600, d: 86400, w: 7 * 86400, y: 365 * 864
     alertBy(labels):: std.join(', ', c.alertLabels + [labels]),
     // A regex alternative of strings: ['DE', 'AT'] -> 'DE|AT'.
     alternatives(values):: std.join('|', values),
+    // The Loki tenant of a log type's records, and the datasource {type, uid} that reads them: the `loki`
+    // datasource for the default tenant, `loki-<tenant>` for another (provisioning/datasources.py creates
+    // these, uids as datasource_uid() makes them, and moves queries of such log types onto them after rendering).
+    lokiTenantOf(logType):: std.get(c.endpoints.loki.tenants, logType, c.endpoints.loki.tenant),
+    lokiDatasourceFor(logType)::
+      local tenant = c.lokiTenantOf(logType);
+      if tenant == c.endpoints.loki.tenant then { type: c.datasources.loki.type, uid: c.datasources.loki.uid }
+      else { type: c.datasources.loki.type, uid: '%s-%s' % [c.datasources.loki.uid, tenant] },
     // The stable uid of a dashboard or alert rule, from its name.
     slug(text):: slug(text),
     uid(name):: std.substr(c.uidPrefix + slug(name), 0, 40),

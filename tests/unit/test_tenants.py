@@ -1,0 +1,322 @@
+"""Loki tenants per log type: the config, the push router, the handler, the agent, readers, Grafana and the ruler."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import pytest
+
+from exporters import LokiHandler, schema
+from exporters.agent.main import Agent, build_router
+from exporters.loki.client import Backoff, LokiClient, TenantRouter, close_all
+from exporters.loki.labels import label_set
+from exporters.testing import FakeTransport
+from provisioning import config as config_module
+from provisioning import datasources
+from provisioning.errors import ConfigError
+from provisioning.lokiquery import Entry, LokiReader, TenantsReader, reader_for
+from provisioning.stacktarget import split_rules
+
+TENANTS = {"security": "security-logs", "audit": "security-logs"}
+
+
+@pytest.fixture(autouse=True)
+def _no_overrides(monkeypatch):
+    for name in ("TRACKLOG_STATE", "TRACKLOG_LOKI_URL", "TRACKLOG_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def load(tmp_path: Path, loki: dict, **extra: object) -> config_module.Config:
+    (tmp_path / "tracklog.yaml").write_text(json.dumps({"endpoints": {"loki": loki}, **extra}))  # JSON is YAML
+    return config_module.load(tmp_path / "tracklog.yaml")
+
+
+def fake_client(fake: FakeTransport, tenant: str | None = None) -> LokiClient:
+    return LokiClient(transport=fake, batch_max_wait=0.02, tenant=tenant)
+
+
+# -- config ----------------------------------------------------------------------------------------------------------
+
+
+def test_a_log_type_without_a_tenant_of_its_own_uses_the_default(tmp_path):
+    loki = load(tmp_path, {"tenant": "app", "tenants": TENANTS}).endpoints.loki
+    assert [loki.tenant_for(t) for t in ("application", "system", "audit", "security", None)] == [
+        "app", "app", "security-logs", "security-logs", "app"]
+    assert loki.tenant_ids == ("app", "security-logs")
+    assert loki.tenant_map == TENANTS
+
+
+def test_without_tenants_everything_is_the_one_tenant(tmp_path):
+    loki = load(tmp_path, {}).endpoints.loki
+    assert loki.tenant_for("security") == ""
+    assert loki.tenant_ids == ("",)
+
+
+def test_bad_tenants_are_reported_with_their_lines(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, {"tenants": {"secrity": "x", "audit": "a/b", "security": "sec"}})
+    text = str(caught.value)
+    assert "endpoints.loki.tenants.secrity: unknown log type" in text
+    assert "endpoints.loki.tenants.audit: must be a Loki tenant id" in text
+    assert "needs endpoints.loki.tenant too" in text  # auth_enabled Loki refuses requests without a tenant
+
+
+# -- the push router and the handler -----------------------------------------------------------------------------------
+
+
+def test_router_sends_each_stream_to_the_tenant_of_its_log_type():
+    default_fake, security_fake = FakeTransport(), FakeTransport()
+    default, security = fake_client(default_fake, "app"), fake_client(security_fake, "sec")
+    router = TenantRouter(default, {"security": security, "audit": security})
+    for log_type in ("application", "security", "audit", None):
+        labels = label_set({"service": "auth", "log_type": log_type})
+        assert router.push(labels, time.time_ns(), f"a {log_type} line")
+    assert router.flush(5)
+    assert sorted(default_fake.lines()) == ["a None line", "a application line"]
+    assert sorted(security_fake.lines()) == ["a audit line", "a security line"]
+    router.close(1)
+    assert default._closed
+    assert not security._closed
+    security.close(1)
+
+
+def test_router_makes_a_tenants_client_on_its_first_record_only():
+    made: list[str] = []
+    fakes: dict[str, FakeTransport] = {}
+
+    def make(tenant: str) -> LokiClient:
+        made.append(tenant)
+        fakes[tenant] = FakeTransport()
+        return fake_client(fakes[tenant], tenant)
+
+    default_fake = FakeTransport()
+    router = TenantRouter(fake_client(default_fake, "app"), {"security": "sec", "system": "app"}, make)
+    router.push(label_set({"log_type": "system"}), time.time_ns(), "system line")  # the default's own tenant
+    assert made == []
+    for _ in range(3):
+        router.push(label_set({"log_type": "security"}), time.time_ns(), "security line")
+    assert made == ["sec"]
+    assert router.flush(5)
+    assert fakes["sec"].lines() == ["security line"] * 3
+    assert default_fake.lines() == ["system line"]
+    assert len(router.clients) == 2
+    router.close(1)
+    assert all(c._closed for c in router.clients)
+
+
+def test_router_refuses_what_it_cannot_route():
+    client = fake_client(FakeTransport())
+    with pytest.raises(ValueError, match="'securty' is not a log type"):
+        TenantRouter(client, {"securty": "sec"}, lambda t: client)
+    with pytest.raises(ValueError, match="need a way to make"):
+        TenantRouter(client, {"security": "sec"})
+    with pytest.raises(ValueError, match="empty"):
+        TenantRouter(client, {"security": ""}, lambda t: client)
+    client.close(0)
+
+
+def test_close_all_takes_one_timeout_not_one_per_client():
+    clients = [LokiClient(transport=FakeTransport([503] * 10_000), batch_max_wait=0.01,
+                          backoff=Backoff(min_seconds=0.01, max_seconds=0.02)) for _ in range(3)]
+    for client in clients:
+        client.push(label_set({"log_type": "application"}), time.time_ns(), "never taken")
+    started = time.monotonic()
+    close_all(clients, 0.4)
+    assert time.monotonic() - started < 0.9
+    assert all(sum(c.stats.dropped.values()) == 1 for c in clients)  # counted, not lost silently
+
+
+def test_handler_routes_security_records_and_keeps_the_default_path_for_the_rest():
+    app_fake, sec_fake = FakeTransport(), FakeTransport()
+    sec = fake_client(sec_fake, "sec")
+    handler = LokiHandler(transport=app_fake, service="auth", env="test", batch_max_wait=0.02,
+                          tenants={"security": sec})
+    log = logging.getLogger("unit.tenants.handler")
+    log.handlers[:] = [handler]
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    log.info("application record")
+    schema.login_attempt(log, user_id="u-1", outcome="failure", reason="bad_password", client_address="10.0.0.1")
+    handler.flush()
+    assert [json.loads(line)["log_type"] for line in app_fake.lines()] == ["application"]
+    assert [json.loads(line)["log_type"] for line in sec_fake.lines()] == ["security"]
+    handler.close()
+    assert handler.client._closed
+    assert not sec._closed
+    sec.close(1)
+
+
+def test_handler_with_tenant_ids_makes_each_tenants_client_with_its_own_spool(tmp_path):
+    handler = LokiHandler("http://127.0.0.1:9", service="auth", spool_dir=tmp_path, tenant="app",
+                          tenants={"security": "sec", "audit": "sec"}, flush_timeout=0.2)
+    assert handler.router is not None
+    assert handler.router.clients == [handler.client]
+    handler.emit(logging.makeLogRecord({"msg": "x", "levelno": logging.INFO, "levelname": "INFO",
+                                        "log_type": "audit"}))
+    made = handler.router.clients[1]
+    assert (handler.client.tenant, made.tenant) == ("app", "sec")
+    handler.close()  # Loki is not there: the line goes to the tenant's own spool, replayed into that tenant
+    assert made.stats.spooled == 1
+    assert made.spool is not None
+    assert made.spool.directory.name == "tracklog-sec"
+
+
+def test_handler_with_an_injected_transport_cannot_make_tenant_clients():
+    with pytest.raises(ValueError, match="tenants"):
+        LokiHandler(transport=FakeTransport(), tenants={"security": "sec"})
+
+
+# -- the agent --------------------------------------------------------------------------------------------------------
+
+
+def test_agent_ships_each_source_to_the_tenant_of_its_log_type(tmp_path):
+    (tmp_path / "app.log").write_text("app line\n")
+    (tmp_path / "auth.log").write_text("auth line\n")
+    cfg = load(tmp_path, {"tenant": "app", "tenants": TENANTS}, stack={"state_dir": "state"}, agent={
+        "positions_file": "state/positions.json",
+        "sources": [
+            {"name": "web", "path": "app.log", "format": "plain", "labels": {"log_type": "application"}},
+            {"name": "sshd", "path": "auth.log", "format": "plain", "labels": {"log_type": "security"}},
+        ],
+    })
+    fakes = {"app": FakeTransport(), "security-logs": FakeTransport()}
+    router = TenantRouter(fake_client(fakes["app"], "app"), cfg.endpoints.loki.tenant_map,
+                          lambda tenant: fake_client(fakes[tenant], tenant))
+    agent = Agent(cfg, router, rotate_wait=0.0)
+    agent.poll()
+    assert agent.commit(5)
+    assert fakes["app"].lines() == ["app line"]
+    assert fakes["security-logs"].lines() == ["auth line"]
+    agent.close()
+    router.close(1)
+
+
+def test_agent_builds_one_client_per_tenant_with_its_own_spool(tmp_path):
+    cfg = load(tmp_path, {"tenant": "app", "tenants": TENANTS}, stack={"state_dir": "state"}, agent={
+        "sources": [{"name": "sshd", "path": "auth.log", "labels": {"log_type": "security"}}]})
+    router = build_router(cfg)
+    try:
+        assert sorted((c.tenant, c.spool.name) for c in router.clients) == [  # type: ignore[union-attr]
+            ("app", "agent"), ("security-logs", "agent-security-logs")]
+    finally:
+        router.close(0)
+
+
+# -- readers ----------------------------------------------------------------------------------------------------------
+
+
+def test_reader_for_reads_the_tenants_of_the_log_types_asked_for(tmp_path):
+    cfg = load(tmp_path, {"tenant": "app", "tenants": TENANTS})
+    one = reader_for(cfg, ["security", "audit"])
+    assert isinstance(one, LokiReader)
+    assert one.session.headers["X-Scope-OrgID"] == "security-logs"
+    every = reader_for(cfg)
+    assert isinstance(every, TenantsReader)
+    assert [r.tenant for r in every.readers] == ["app", "security-logs"]
+    plain = reader_for(load(tmp_path, {}), ["security"])
+    assert isinstance(plain, LokiReader)
+    assert "X-Scope-OrgID" not in plain.session.headers
+
+
+class _Tenant:
+    def __init__(self, tenant: str, stamps: list[int]) -> None:
+        self.tenant, self.url = tenant, "http://loki"
+        self.rows = [Entry(ts, f"{tenant} {ts}", {"log_type": tenant}) for ts in stamps]
+
+    def entries(self, query, start_ns, end_ns, page=5000):
+        return iter(self.rows)
+
+    def query_range(self, query, start_ns, end_ns, limit=5000, direction="forward", step=None):
+        return {"resultType": "streams", "result": [{"stream": {"t": self.tenant}, "values": [["1", "x"]]}]}
+
+
+def test_several_tenants_read_as_one_in_time_order():
+    merged = TenantsReader([_Tenant("app", [1, 4, 6]), _Tenant("sec", [2, 3, 7])])  # type: ignore[list-item]
+    assert [e.timestamp_ns for e in merged.entries("{}", 0, 10)] == [1, 2, 3, 4, 6, 7]
+    assert [s["stream"]["t"] for s in merged.query_range("{}", 0, 10)["result"]] == ["app", "sec"]
+
+
+# -- Grafana and the ruler ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("expr", "kept"), [
+    ('{log_type="security"} |= "x"', [{"security"}]),
+    ('sum(count_over_time({env=~"$env", log_type=~"audit|security"} | json [5m]))', [{"audit", "security"}]),
+    ('{service="auth"} | line_format "{{.message}}"', [None]),
+    ('{log_type!="security"}', [None]),
+    ('{log_type=~"$log_type"}', [None]),
+    ('count_over_time({log_type="audit"}[1m]) / count_over_time({service="x"}[1m])', [{"audit"}, None]),
+])
+def test_the_log_types_a_query_selects(expr, kept):
+    assert datasources.selected_log_types(expr) == kept
+
+
+def test_a_query_reads_one_tenant_or_needs_several(tmp_path):
+    loki = load(tmp_path, {"tenant": "app", "tenants": {"security": "sec"}}).endpoints.loki
+    assert datasources.query_tenant(loki, '{log_type="security"}') == "sec"
+    assert datasources.query_tenant(loki, '{service="auth"}') == "app"
+    assert datasources.query_tenant(loki, '{log_type=~"audit|security"}') is None
+
+
+def _output() -> dict:
+    loki_ds = {"name": "Loki", "type": "loki", "uid": "loki", "url": "http://l",
+               "jsonData": {"maxLines": 10, "httpHeaderName1": "Authorization"},
+               "secureJsonData": {"httpHeaderValue1": "Bearer ${T}"}}
+
+    def target(expr: str) -> dict:
+        return {"expr": expr, "datasource": {"type": "loki", "uid": "loki"}}
+
+    return {
+        "grafanaProvisioning": {"datasources": {"datasources": [loki_ds]}},
+        "grafanaDashboards": {"security.json": {"panels": [
+            {"title": "logins", "datasource": {"type": "loki", "uid": "loki"},
+             "targets": [target('{log_type="security"}')]},
+            {"title": "both", "datasource": {"type": "loki", "uid": "loki"},
+             "targets": [target('{log_type="security"}'), target('{log_type="application"}')]},
+            {"title": "row", "type": "row", "panels": [
+                {"title": "apps", "datasource": {"type": "loki", "uid": "loki"},
+                 "targets": [target('{log_type="application"}')]}]},
+        ]}},
+        "grafanaAlerts": [{"title": "g", "rules": [{"data": [
+            {"datasourceUid": "loki", "model": {"expr": '{log_type="security"}', "datasource": {"uid": "loki"}}},
+            {"datasourceUid": "__expr__", "model": {"type": "math"}},
+        ]}]}],
+    }
+
+
+def test_grafana_gets_a_datasource_per_tenant_and_queries_use_theirs(tmp_path):
+    cfg = load(tmp_path, {"tenant": "app", "tenants": {"security": "security-logs"}})
+    out = datasources.with_tenants(cfg, _output())
+    listed = out["grafanaProvisioning"]["datasources"]["datasources"]
+    extra = listed[1]
+    assert (extra["uid"], extra["name"], extra["url"]) == ("loki-security-logs", "Loki (security-logs)", "http://l")
+    assert extra["jsonData"]["httpHeaderName2"] == "X-Scope-OrgID"
+    assert extra["secureJsonData"] == {"httpHeaderValue1": "Bearer ${T}", "httpHeaderValue2": "security-logs"}
+    logins, both, row = out["grafanaDashboards"]["security.json"]["panels"]
+    assert logins["datasource"]["uid"] == logins["targets"][0]["datasource"]["uid"] == "loki-security-logs"
+    assert both["datasource"] == datasources.MIXED
+    assert row["panels"][0]["datasource"]["uid"] == "loki"
+    data = out["grafanaAlerts"][0]["rules"][0]["data"]
+    assert data[0]["datasourceUid"] == data[0]["model"]["datasource"]["uid"] == "loki-security-logs"
+    assert data[1]["datasourceUid"] == "__expr__"
+
+
+def test_without_tenants_grafana_output_is_unchanged(tmp_path):
+    before = _output()
+    assert datasources.with_tenants(load(tmp_path, {"tenant": "app"}), _output()) == before
+
+
+def test_ruler_rules_go_to_the_tenant_of_what_they_query(tmp_path):
+    loki = load(tmp_path, {"tenant": "app", "tenants": {"security": "sec"}}).endpoints.loki
+    rules = {"groups": [{"name": "tracklog-security", "interval": "1m", "rules": [
+        {"alert": "A", "expr": 'count_over_time({log_type="security"}[5m]) > 1'},
+        {"alert": "B", "expr": 'count_over_time({log_type="audit"}[5m]) > 0'},
+    ]}]}
+    split = split_rules(rules, loki)
+    assert {t: [r["alert"] for g in f["groups"] for r in g["rules"]] for t, f in split.items()} == {
+        "sec": ["A"], "app": ["B"]}
+    assert split["sec"]["groups"][0]["name"] == "tracklog-security"
+    assert split_rules({"groups": []}, loki) == {"app": {"groups": []}}
