@@ -7,8 +7,10 @@
 // and another Jsonnet project can import it and call it with its own config.
 //
 // Output fields: grafanaDashboards (file name -> dashboard), prometheusRules and lokiRules (rule files),
-// grafanaAlerts (Grafana-managed rule groups, provisioning API shape) and grafanaProvisioning (Grafana's
-// datasource and dashboard-provider files; render.py fills in the dashboards' path).
+// grafanaAlerts (Grafana-managed rule groups, provisioning API shape), grafanaFolders (uid, title and the
+// permissions apply sets), grafanaDashboardFolders (file name -> folder uid), grafanaTemplates (notification
+// message templates) and grafanaProvisioning (Grafana's datasource, dashboard-provider and template files;
+// render.py fills in the dashboards' paths).
 local alerts = import 'alerts/alerts.libsonnet';
 local dashboards = import 'dashboards/dashboards.libsonnet';
 local defaults = import 'dashboards/lib/config.libsonnet';
@@ -74,21 +76,45 @@ local datasources(c) =
     ],
   };
 
-// Grafana's file provisioning of the rendered dashboards into the configured folder.
+// Grafana's folders: the main one (dashboards and alert rules) and the security dashboards' one, which
+// `tracklog apply` opens to grafana.security_team only (file provisioning cannot set permissions).
+local folders(c) = [
+  { uid: c.grafana.folder_uid, title: c.grafana.folder },
+  { uid: c.grafana.security_folder_uid, title: c.grafana.security_folder }
+  + (if c.grafana.security_team != '' then {
+       permissions: [{ team: c.grafana.security_team, permission: c.grafana.security_permission }],
+     } else {}),
+];
+
+// The folder of each dashboard: the one its hidden field `folderUid` names, else the main folder.
+local dashboardFolders(c, dashboards) = {
+  [file]: if std.objectHasAll(dashboards[file], 'folderUid') then dashboards[file].folderUid else c.grafana.folder_uid
+  for file in std.objectFields(dashboards)
+};
+
+// Grafana's file provisioning of the rendered dashboards: one provider per folder, each reading the
+// directory render.py writes that folder's dashboards to.
 local dashboardProvider(c) = {
   apiVersion: 1,
   providers: [{
-    name: 'tracklog',
+    name: folder.uid,
     orgId: 1,
-    folder: c.grafana.folder,
-    folderUid: c.grafana.folder_uid,
+    folder: folder.title,
+    folderUid: folder.uid,
     type: 'file',
     disableDeletion: false,
     allowUiUpdates: false,
     updateIntervalSeconds: 30,
     options: { path: '', foldersFromFilesStructure: false },
-  }],
+  } for folder in folders(c)],
 };
+
+// Notification message templates, stripped as Grafana stores them (it trims the text), so that what
+// apply wrote compares equal to what is rendered.
+local templates(mixin) = [
+  { name: name, template: std.stripChars(mixin.grafanaTemplates[name], ' \t\r\n') }
+  for name in std.objectFields(mixin.grafanaTemplates)
+];
 
 function(config={})
   local mixin = defaults + dashboards + alerts + { _config+:: patch(config) };
@@ -98,5 +124,12 @@ function(config={})
     prometheusRules: mixin.prometheusRules,
     lokiRules: mixin.lokiRules,
     grafanaAlerts: mixin.grafanaAlerts,
-    grafanaProvisioning: { datasources: datasources(c), dashboards: dashboardProvider(c) },
+    grafanaFolders: folders(c),
+    grafanaDashboardFolders: dashboardFolders(c, mixin.grafanaDashboards),
+    grafanaTemplates: templates(mixin),
+    grafanaProvisioning: {
+      datasources: datasources(c),
+      dashboards: dashboardProvider(c),
+      templates: { apiVersion: 1, templates: [{ orgId: 1 } + t for t in templates(mixin)] },
+    },
   }

@@ -1,11 +1,13 @@
 // Every alert group, rendered three ways: Prometheus rule groups (PromQL), Loki ruler groups (LogQL, same
 // YAML shape) and Grafana-managed rule groups in the provisioning API's shape. Each file adds groups to
 // alertGroups (name -> {datasource, rules}); the rules come from rule.libsonnet's constructor.
+// templates.libsonnet adds the notification message templates (grafanaTemplates, name -> text).
 local rule = import 'rule.libsonnet';
 
 (import 'api.libsonnet')
 + (import 'security.libsonnet')
 + (import 'exporters.libsonnet')
++ (import 'templates.libsonnet')
 + {
   local c = $._config,
   local groups = $.alertGroups,

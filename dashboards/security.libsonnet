@@ -14,6 +14,7 @@ local q = import 'lib/queries.libsonnet';
 
   grafanaDashboards+:: {
     'security.json': {
+      folderUid:: c.grafana.security_folder_uid,  // only security_team sees this folder (tracklog.jsonnet)
       title: 'Tracklog / Security',
       description: 'Authentication, authorisation and audit events of the platform.',
       panels: p.grid([

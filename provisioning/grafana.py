@@ -1,8 +1,10 @@
 """Grafana as a target: the only module that imports grafana-client. Reads live state and applies one change.
 
 Managed objects carry a marker so that apply can prune what Git removed and leave everything else alone:
-dashboards the tag ``tracklog`` (in tracklog's folder), contact points a uid starting ``tl-``, rule groups
-tracklog's folder. The notification policy tree is one object in Grafana and is managed whole, as Terraform does.
+dashboards the tag ``tracklog`` (in tracklog's folders), contact points a uid starting ``tl-``, notification
+template groups a name starting ``tracklog``, rule groups tracklog's folder. The notification policy tree is one
+object in Grafana and is managed whole, as Terraform does; so is a folder's permission list, which Grafana only
+replaces whole (POST /api/folders/{uid}/permissions).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import re
 import subprocess
 from typing import Any
+from urllib.parse import quote
 
 from provisioning.config import Config
 from provisioning.errors import TracklogError
@@ -19,10 +22,20 @@ from provisioning.plan import DELETE, Change, Resource
 from provisioning.render import Rendered
 from provisioning.secrets import hide_secrets
 
-KIND_ORDER = ("grafana-folder", "grafana-datasource", "grafana-dashboard", "grafana-contact-point",
-              "grafana-mute-timing", "grafana-policy", "grafana-rule-group")
+# A folder's permissions come right after the folder, so the security dashboards never sit in a folder that is
+# still open to every Viewer; templates come before the contact points that use them.
+KIND_ORDER = ("grafana-folder", "grafana-folder-permissions", "grafana-datasource", "grafana-dashboard",
+              "grafana-template", "grafana-contact-point", "grafana-mute-timing", "grafana-policy",
+              "grafana-rule-group")
 MARKER_TAG = "tracklog"
 CONTACT_PREFIX = "tl-"
+TEMPLATE_PREFIX = "tracklog"  # template groups are named, not tagged: the name is the marker
+# Where each contact point type takes the title and the message (tracklog.yaml: `templates: {title, message}`).
+TEMPLATE_FIELDS = {"webhook": {"title": "title", "message": "message"},
+                   "slack": {"title": "title", "message": "text"},
+                   "email": {"title": "subject", "message": "message"}}
+PERMISSION_LEVELS = {"View": 1, "Edit": 2, "Admin": 4}
+_PERMISSION_NAMES = {level: name for name, level in PERMISSION_LEVELS.items()}
 _DASHBOARD_NOISE = ("id", "version", "iteration")
 _RULE_NOISE = ("id", "updated", "provenance", "orgID", "folderUID", "ruleGroup", "notification_settings", "record",
                "isPaused")
@@ -49,15 +62,26 @@ class GrafanaTarget:
         self.folder_title = grafana.get("folder", "Delivery tracking")
         self.editable = bool(grafana.get("alerts_editable_in_ui", False))
         self.warnings: list[str] = []
+        self._team_ids: dict[str, int | None] = {}
 
     # -- desired ----------------------------------------------------------------------------------------
 
     def desired(self) -> list[Resource]:
-        out = [Resource("grafana-folder", self.folder_uid, self.folder_title, {"title": self.folder_title})]
+        out = []
+        for folder in self._folders():
+            out.append(Resource("grafana-folder", folder["uid"], folder["title"], {"title": folder["title"]}))
+            if "permissions" in folder:
+                out.append(Resource("grafana-folder-permissions", folder["uid"], f"{folder['title']} permissions",
+                                    _permissions_body(folder["permissions"])))
         for ds in self.rendered.provisioning.get("datasources", {}).get("datasources", []):
             out.append(Resource("grafana-datasource", ds["uid"], ds["name"], _datasource_body(ds)))
-        for dashboard in self.rendered.dashboards.values():
-            out.append(Resource("grafana-dashboard", dashboard["uid"], dashboard["title"], _dashboard_body(dashboard)))
+        for file_name, dashboard in self.rendered.dashboards.items():
+            body = {**_dashboard_body(dashboard),
+                    "folderUid": self.rendered.dashboard_folders.get(file_name, self.folder_uid)}
+            out.append(Resource("grafana-dashboard", dashboard["uid"], dashboard["title"], body))
+        for template in self.rendered.templates:
+            out.append(Resource("grafana-template", template["name"], template["name"],
+                                {"template": template["template"]}))
         for point in self.config.raw.get("contact_points") or []:
             body = self._contact_point(point)
             out.append(Resource("grafana-contact-point", body["uid"], point["name"], body))
@@ -76,6 +100,10 @@ class GrafanaTarget:
         elif kind == "email":
             settings["addresses"] = ";".join(point.get("addresses") or [])
         grafana_type = {"sms": "webhook"}.get(kind, kind)
+        for role, name in (point.get("templates") or {}).items():
+            field = TEMPLATE_FIELDS.get(grafana_type, {}).get(role)
+            if field:
+                settings[field] = f'{{{{ template "{name}" . }}}}'
         return {"uid": CONTACT_PREFIX + re.sub(r"[^a-z0-9-]", "-", point["name"].lower())[:37],
                 "name": point["name"], "type": grafana_type, "settings": settings}
 
@@ -94,12 +122,22 @@ class GrafanaTarget:
 
     # -- live -------------------------------------------------------------------------------------------
 
+    def _folders(self) -> list[dict[str, Any]]:
+        return self.rendered.folders or [{"uid": self.folder_uid, "title": self.folder_title}]
+
     def live(self) -> list[Resource]:
         out = []
-        folder = self._call("GET /api/folders/" + self.folder_uid, self.api.folder.get_folder, self.folder_uid,
-                            missing_ok=True)
-        if folder:
-            out.append(Resource("grafana-folder", self.folder_uid, folder["title"], {"title": folder["title"]}))
+        for wanted in self._folders():
+            uid = wanted["uid"]
+            folder = self._call("GET /api/folders/" + uid, self.api.folder.get_folder, uid, missing_ok=True)
+            if not folder:
+                continue
+            out.append(Resource("grafana-folder", uid, folder["title"], {"title": folder["title"]}))
+            if "permissions" in wanted:  # only where tracklog.yaml asks; other folders keep whatever they have
+                acl = self._call(f"GET /api/folders/{uid}/permissions", self.api.folder.get_folder_permissions, uid)
+                out.append(Resource("grafana-folder-permissions", uid, f"{folder['title']} permissions",
+                                    _acl_body(acl or [])))
+        folder_uids = {f["uid"] for f in self._folders()}
         for ds in self.rendered.provisioning.get("datasources", {}).get("datasources", []):
             found = self._call(f"GET /api/datasources/uid/{ds['uid']}", self.api.datasource.get_datasource_by_uid,
                                ds["uid"], missing_ok=True)
@@ -107,11 +145,18 @@ class GrafanaTarget:
                 out.append(Resource("grafana-datasource", found["uid"], found["name"], _datasource_body(found)))
         hits = self._call("GET /api/search?tag=tracklog", self.api.search.search_dashboards, tag=MARKER_TAG) or []
         for hit in hits:
-            if hit.get("type") != "dash-db" or hit.get("folderUid") != self.folder_uid:
+            if hit.get("type") != "dash-db" or hit.get("folderUid") not in folder_uids:
                 continue
             found = self._call(f"GET /api/dashboards/uid/{hit['uid']}", self.api.dashboard.get_dashboard, hit["uid"])
             dashboard = found["dashboard"]
-            out.append(Resource("grafana-dashboard", dashboard["uid"], dashboard["title"], _dashboard_body(dashboard)))
+            body = {**_dashboard_body(dashboard), "folderUid": hit["folderUid"]}
+            out.append(Resource("grafana-dashboard", dashboard["uid"], dashboard["title"], body))
+        # Grafana answers an empty list when there are none (some versions 404).
+        for template in self._call("GET /api/v1/provisioning/templates", self.api.alertingprovisioning.get_templates,
+                                   missing_ok=True) or []:
+            if str(template.get("name", "")).startswith(TEMPLATE_PREFIX):
+                out.append(Resource("grafana-template", template["name"], template["name"],
+                                    {"template": template.get("template", "")}))
         for point in self._call("GET /api/v1/provisioning/contact-points",
                                 self.api.alertingprovisioning.get_contactpoints) or []:
             if str(point.get("uid", "")).startswith(CONTACT_PREFIX):
@@ -143,6 +188,7 @@ class GrafanaTarget:
             deleters = {
                 "grafana-dashboard": lambda: self.api.dashboard.delete_dashboard(r.uid),
                 "grafana-contact-point": lambda: prov.delete_contactpoint(r.uid),
+                "grafana-template": lambda: prov.delete_template(r.uid),
                 "grafana-mute-timing": lambda: prov.delete_mute_timing(r.uid),
                 "grafana-datasource": lambda: self.api.datasource.delete_datasource_by_uid(r.uid),
                 "grafana-rule-group": lambda: [prov.delete_alertrule(rule["uid"]) for rule in r.body["rules"]],
@@ -166,10 +212,18 @@ class GrafanaTarget:
                 self._call("PUT datasource", self.api.datasource.update_datasource_by_uid, r.uid, payload)
             else:
                 self._call("POST /api/datasources", self.api.datasource.create_datasource, payload)
+        elif r.kind == "grafana-folder-permissions":
+            items = [self._acl_item(item) for item in body["items"]]
+            self._call(f"POST /api/folders/{r.uid}/permissions", self.api.folder.update_folder_permissions, r.uid,
+                       items)
         elif r.kind == "grafana-dashboard":
+            folder_uid = body.pop("folderUid", self.folder_uid)
             self._call("POST /api/dashboards/db", self.api.dashboard.update_dashboard, {
-                "dashboard": {**body, "uid": r.uid, "id": None}, "folderUid": self.folder_uid, "overwrite": True,
+                "dashboard": {**body, "uid": r.uid, "id": None}, "folderUid": folder_uid, "overwrite": True,
                 "message": f"tracklog apply ({_git_revision()})"})
+        elif r.kind == "grafana-template":
+            self._call(f"PUT /api/v1/provisioning/templates/{r.uid}", prov.create_or_update_template, r.uid, body,
+                       disable_provenance=not lock)
         elif r.kind == "grafana-contact-point":
             if exists:
                 self._call("PUT contact point", prov.update_contactpoint, r.uid, body, disable_provenance=not lock)
@@ -185,6 +239,40 @@ class GrafanaTarget:
         elif r.kind == "grafana-rule-group":
             self._call("PUT rule group", prov.update_rule_group, self.folder_uid, r.uid,
                        {**body, "folderUid": self.folder_uid}, disable_provenance=not lock)
+
+    def check(self) -> list[str]:
+        """Problems found before anything is written: every team a folder is opened to must exist in Grafana."""
+        problems = []
+        for folder in self._folders():
+            for item in folder.get("permissions") or []:
+                if "team" in item and self._team_id(item["team"]) is None:
+                    problems.append(
+                        f"grafana.security_team: Grafana at {self.url} has no team named {item['team']!r}, so folder "
+                        f"{folder['uid']} ({folder['title']}) cannot be opened to it; create the team in Grafana "
+                        "(Administration > Teams) or name an existing one in tracklog.yaml")
+        return problems
+
+    def _team_id(self, name: str) -> int | None:
+        if name not in self._team_ids:
+            # grafana-client pastes the name into the query string as it is: quote it here.
+            teams = self._call(f"GET /api/teams/search?name={name}", self.api.teams.get_team_by_name,
+                               quote(name, safe="")) or []
+            self._team_ids[name] = next((t["id"] for t in teams if t.get("name") == name), None)
+        return self._team_ids[name]
+
+    def _acl_item(self, item: dict[str, str]) -> dict[str, Any]:
+        """One permission as POST /api/folders/{uid}/permissions takes it: team and permission by number."""
+        entry: dict[str, Any] = {"permission": PERMISSION_LEVELS[item["permission"]]}
+        if "team" in item:
+            team_id = self._team_id(item["team"])
+            if team_id is None:
+                raise GrafanaError(f"Grafana at {self.url} has no team named {item['team']!r} (grafana.security_team)")
+            entry["teamId"] = team_id
+        elif "role" in item:
+            entry["role"] = item["role"]
+        else:
+            raise GrafanaError(f"a folder permission names neither a team nor a role: {item}")
+        return entry
 
     def _call(self, what: str, fn: Any, *args: Any, missing_ok: bool = False, **kwargs: Any) -> Any:
         from grafana_client.client import GrafanaClientError, GrafanaException
@@ -239,6 +327,32 @@ def _resolve(body: Any) -> Any:
 
 def _dashboard_body(dashboard: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in dashboard.items() if k not in _DASHBOARD_NOISE}
+
+
+def _permissions_body(items: list[dict[str, str]]) -> dict[str, Any]:
+    return {"items": sorted((dict(item) for item in items), key=lambda item: sorted(item.items()))}
+
+
+def _acl_body(acl: list[dict[str, Any]]) -> dict[str, Any]:
+    """A folder's permission list as GET /api/folders/{uid}/permissions answers it, by names, for comparison.
+
+    Admins always have access and cannot be listed; inherited entries (a parent folder's) cannot be changed here.
+    """
+    items = []
+    for entry in acl:
+        if entry.get("inherited"):
+            continue
+        if entry.get("teamId"):
+            who = {"team": entry.get("team") or f"team id {entry['teamId']}"}
+        elif entry.get("userId"):
+            who = {"user": entry.get("userLogin") or f"user id {entry['userId']}"}
+        elif entry.get("role") and entry["role"] != "Admin":
+            who = {"role": entry["role"]}
+        else:
+            continue
+        items.append({**who, "permission": _PERMISSION_NAMES.get(entry.get("permission"),
+                                                                 entry.get("permissionName", "?"))})
+    return _permissions_body(items)
 
 
 def _datasource_body(ds: dict[str, Any]) -> dict[str, Any]:

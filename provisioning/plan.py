@@ -136,7 +136,15 @@ def _canonical(body: Any) -> str:
     return json.dumps(body, sort_keys=True, default=str)
 
 
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (notification templates, runbooks) as literal blocks, so a diff shows changed lines."""
+
+
+_Dumper.add_representer(str, lambda dumper, value: dumper.represent_scalar(
+    "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None))
+
+
 def _dump(body: Any) -> str:
     if isinstance(body, str):
         return body
-    return yaml.safe_dump(body, sort_keys=True, default_flow_style=False, allow_unicode=True, width=120)
+    return yaml.dump(body, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=120)

@@ -10,7 +10,7 @@ import re
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +30,13 @@ DEFAULT_OUT = REPO / "build"
 ENGINES = {"gojsonnet": "_gojsonnet", "jsonnet": "_jsonnet"}
 PREFERENCE = ("gojsonnet", "jsonnet")
 
-# Where the rendered files go, relative to out_dir.
+# Where the rendered files go, relative to out_dir. Dashboards go to DASHBOARDS_DIR/<folder uid>/, one
+# directory per Grafana folder, since a file provider puts everything below its path into one folder.
 DASHBOARDS_DIR = "dashboards"
-PROVIDER_FILE = "grafana/provisioning/dashboards/tracklog.yaml"
-DATASOURCES_FILE = "grafana/provisioning/datasources/tracklog.yaml"
+PROVISIONING_DIR = "grafana/provisioning"
+PROVIDER_FILE = f"{PROVISIONING_DIR}/dashboards/tracklog.yaml"
+DATASOURCES_FILE = f"{PROVISIONING_DIR}/datasources/tracklog.yaml"
+TEMPLATES_FILE = f"{PROVISIONING_DIR}/alerting/tracklog-templates.yaml"
 PROMETHEUS_RULES_FILE = "rules/prometheus/tracklog.rules.yaml"
 LOKI_RULES_FILE = "rules/loki/tracklog.rules.yaml"
 GRAFANA_ALERTS_FILE = "alerts/grafana-alert-rules.json"
@@ -53,8 +56,11 @@ class Rendered:
     prometheus_rules: dict[str, Any]  # a Prometheus rule file: {groups: [...]}
     loki_rules: dict[str, Any]  # a Loki ruler rule file, same shape
     grafana_alerts: list[dict[str, Any]]  # Grafana-managed rule groups, provisioning API shape
-    provisioning: dict[str, Any]  # Grafana provisioning files: {datasources, dashboards}
+    provisioning: dict[str, Any]  # Grafana provisioning files: {datasources, dashboards, templates}
     files: tuple[Path, ...] = ()
+    folders: list[dict[str, Any]] = field(default_factory=list)  # {uid, title, permissions?: [{team, permission}]}
+    dashboard_folders: dict[str, str] = field(default_factory=dict)  # file name -> folder uid
+    templates: list[dict[str, str]] = field(default_factory=list)  # notification templates: {name, template}
 
 
 def available_engines() -> list[str]:
@@ -105,9 +111,9 @@ def render(config: Config, out_dir: str | os.PathLike[str] | None = None, engine
            entry: str | os.PathLike[str] | None = None) -> Rendered:
     """Evaluate the dashboards and alerts with ``config`` and write them under ``out_dir`` (default build/).
 
-    Writes dashboards/<name>.json, Grafana's dashboard-provider and datasource files, the Prometheus and Loki
-    rule files and the Grafana-managed alert groups (JSON). Dashboards no longer rendered are removed from
-    dashboards/.
+    Writes dashboards/<folder uid>/<name>.json, Grafana's dashboard-provider, datasource and notification
+    template files, the Prometheus and Loki rule files and the Grafana-managed alert groups (JSON). Dashboards
+    no longer rendered (or rendered into another folder) are removed from dashboards/.
 
     Raises:
         RenderError: Jsonnet failed; the message names the file and line.
@@ -119,17 +125,19 @@ def render(config: Config, out_dir: str | os.PathLike[str] | None = None, engine
 
     dashboards_dir = (out / DASHBOARDS_DIR).resolve()
     provisioning = output["grafanaProvisioning"]
-    for provider in provisioning["dashboards"]["providers"]:
-        provider["options"]["path"] = str(dashboards_dir)
+    folder_of = output["grafanaDashboardFolders"]
+    _set_provider_paths(provisioning, str(dashboards_dir))
 
     files = []
     for file_name, dashboard in sorted(output["grafanaDashboards"].items()):
-        files.append(_write(out / DASHBOARDS_DIR / file_name, json.dumps(dashboard, indent=2, sort_keys=True) + "\n"))
-    for stale in sorted(dashboards_dir.glob("*.json")):
-        if stale.name not in output["grafanaDashboards"]:
-            stale.unlink()
-    files.append(_write(out / PROVIDER_FILE, _yaml(provisioning["dashboards"])))
-    files.append(_write(out / DATASOURCES_FILE, _yaml(provisioning["datasources"])))
+        path = dashboards_dir / folder_of[file_name] / file_name
+        files.append(_write(path, json.dumps(dashboard, indent=2, sort_keys=True) + "\n"))
+    for stale in sorted(set(dashboards_dir.rglob("*.json")) - set(files)):
+        stale.unlink()
+    for folder in dashboards_dir.iterdir():
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    files.extend(_write_provisioning(out, provisioning))
     files.append(_write(out / PROMETHEUS_RULES_FILE, _yaml(output["prometheusRules"])))
     files.append(_write(out / LOKI_RULES_FILE, _yaml(output["lokiRules"])))
     files.append(_write(out / GRAFANA_ALERTS_FILE, json.dumps(output["grafanaAlerts"], indent=2) + "\n"))
@@ -144,7 +152,48 @@ def render(config: Config, out_dir: str | os.PathLike[str] | None = None, engine
         grafana_alerts=output["grafanaAlerts"],
         provisioning=provisioning,
         files=tuple(files),
+        folders=output["grafanaFolders"],
+        dashboard_folders=folder_of,
+        templates=output["grafanaTemplates"],
     )
+
+
+# docker-compose.yml's Grafana reaches the servers by service name, and reads the dashboards where compose mounts
+# build/dashboards.
+COMPOSE_ENDPOINTS = {"loki": "http://loki:3100", "prometheus": "http://prometheus:9090",
+                     "alertmanager": "http://alertmanager:9093"}
+COMPOSE_DASHBOARDS = "/var/lib/grafana/dashboards"
+
+
+def render_compose_provisioning(config: Config, out_dir: str | os.PathLike[str], engine: str = "auto") -> Path:
+    """Write Grafana's datasource and dashboard-provider files for docker-compose's Grafana under ``out_dir``.
+
+    The same Jsonnet as `render`, from the same tracklog.yaml, with the servers' URLs as the containers see them:
+    tracklog.yaml stays the one place the datasources are defined. Notification templates are left out: on a compose
+    Grafana, `tracklog apply` writes them with the contact points that use them.
+
+    Returns:
+        The provisioning directory to mount at /etc/grafana/provisioning.
+    """
+    raw = jsonnet_config(config)
+    raw["endpoints"] = {**raw["endpoints"], **{key: {**raw["endpoints"].get(key, {}), "url": url}
+                                               for key, url in COMPOSE_ENDPOINTS.items()}}
+    output, _ = evaluate(raw, ENTRY, engine)
+    provisioning = {key: output["grafanaProvisioning"][key] for key in ("datasources", "dashboards")}
+    _set_provider_paths(provisioning, COMPOSE_DASHBOARDS)
+    out = Path(out_dir)
+    _write_provisioning(out, provisioning)
+    return out / PROVISIONING_DIR
+
+
+def _set_provider_paths(provisioning: dict[str, Any], dashboards_dir: str) -> None:
+    for provider in provisioning["dashboards"]["providers"]:
+        provider["options"]["path"] = f"{dashboards_dir}/{provider['folderUid']}"
+
+
+def _write_provisioning(out: Path, provisioning: dict[str, Any]) -> list[Path]:
+    files = {"dashboards": PROVIDER_FILE, "datasources": DATASOURCES_FILE, "templates": TEMPLATES_FILE}
+    return [_write(out / files[key], _yaml(provisioning[key])) for key in files if key in provisioning]
 
 
 def _pick(engine: str) -> str:

@@ -2,7 +2,9 @@
 
 PromQL goes to Prometheus's /api/v1/query (400 + "parse error" on bad syntax) and the rule file through
 `promtool check rules`; LogQL goes to Loki's /loki/api/v1/query_range over one minute with limit=1 (400 on
-a parse error). Grafana's variables are replaced by harmless values first.
+a parse error). Grafana's variables are replaced by harmless values first. Grafana's folders and notification
+templates are checked statically: folder uids, the permission given, template names, and that each contact point
+names a template that exists.
 """
 
 from __future__ import annotations
@@ -23,11 +25,15 @@ import requests
 import yaml
 
 from provisioning.config import Config
+from provisioning.grafana import PERMISSION_LEVELS, TEMPLATE_FIELDS, TEMPLATE_PREFIX
 from provisioning.render import Rendered
 
 DATASOURCE_UIDS = frozenset({"loki", "prometheus", "alertmanager"})
 EXPRESSION_UID = "__expr__"  # Grafana's server-side expressions (math, reduce, threshold) in alert rules
 MAX_UID = 40
+GRANTABLE = tuple(level for level in PERMISSION_LEVELS if level != "Admin")  # grafana.security_permission
+TEMPLATE_ROLES = tuple(sorted({role for fields in TEMPLATE_FIELDS.values() for role in fields}))
+RESERVED_TEMPLATE_PREFIXES = ("default.", "__")  # Grafana's own: default.title, default.message, __subject, ...
 _UID_CHARS = re.compile(r"^[A-Za-z0-9_-]+$")
 
 # Values for Grafana's built-in variables; any variable a dashboard defines becomes PLACEHOLDER.
@@ -59,7 +65,8 @@ class Query:
 
 def validate(config: Config, rendered: Rendered, timeout: float = 15.0) -> list[Problem]:
     """Return every problem of ``rendered``, checking each query against the servers in ``config``."""
-    problems = [*_check_uids(rendered), *_check_datasources(rendered), *_check_dashboard_links(rendered)]
+    problems = [*_check_uids(rendered), *_check_datasources(rendered), *_check_dashboard_links(rendered),
+                *_check_folders(config, rendered), *_check_templates(config, rendered)]
     queries = list(_queries(rendered))
     session = requests.Session()
     problems += _run(queries, "promql", "Prometheus", config.endpoints.prometheus, "/-/ready",
@@ -188,6 +195,191 @@ def _check_dashboard_links(rendered: Rendered) -> list[Problem]:
                 problems.append(Problem(f"alert rule {rule.get('title')!r} (group {group.get('title')})",
                                         f"links to dashboard uid {linked!r}, which is not rendered"))
     return problems
+
+
+def _at(config: Config, node: Any, key: str | None = None) -> str:
+    """file:line of a node of tracklog.yaml (or of one of its keys), as the loader recorded it."""
+    key_lines = getattr(node, "key_lines", {})
+    line = key_lines.get(key, getattr(node, "line", 0)) if key else getattr(node, "line", 0)
+    return f"{config.path.name}:{line}"
+
+
+def _check_folders(config: Config, rendered: Rendered) -> list[Problem]:
+    problems = []
+    grafana = config.raw.get("grafana") or {}
+    seen: set[str] = set()
+    for folder in rendered.folders:
+        uid = folder.get("uid", "")
+        where = f"Grafana folder {folder.get('title')!r} (uid {uid})"
+        if not uid or len(uid) > MAX_UID or not _UID_CHARS.match(uid):
+            problems.append(Problem(where, f"the uid must be 1-{MAX_UID} letters, digits, '-' or '_'"))
+        if uid in seen:
+            problems.append(Problem(where, f"uid {uid!r} is also the uid of another folder; grafana.folder_uid and "
+                                           "grafana.security_folder_uid must differ"))
+        seen.add(uid)
+        for item in folder.get("permissions") or []:
+            if item.get("permission") not in GRANTABLE:
+                problems.append(Problem(f"{_at(config, grafana, 'security_permission')}: grafana.security_permission",
+                                        f"{item.get('permission')!r} is not one of {', '.join(GRANTABLE)}"))
+    for file_name, folder_uid in sorted(rendered.dashboard_folders.items()):
+        if folder_uid not in seen:
+            problems.append(Problem(_dashboard_where(file_name, rendered.dashboards.get(file_name, {})),
+                                    f"goes to folder {folder_uid!r}, which is not one provisioning creates "
+                                    f"({', '.join(sorted(seen))})"))
+    return problems
+
+
+def _check_templates(config: Config, rendered: Rendered) -> list[Problem]:
+    """Template groups: marked for pruning, names unique, Go template syntax balanced; contact points name real ones."""
+    problems = []
+    defined: dict[str, str] = {}  # template name -> the group defining it
+    groups: set[str] = set()
+    references: list[tuple[str, str, int]] = []
+    for group in rendered.templates:
+        name = group.get("name", "")
+        where = f"notification template group {name!r}"
+        if name in groups:
+            problems.append(Problem(where, "the name is used by another template group"))
+        groups.add(name)
+        if not name.startswith(TEMPLATE_PREFIX):
+            problems.append(Problem(where, f"the name must start with {TEMPLATE_PREFIX!r}: that is how apply tells "
+                                           "tracklog's templates from hand-made ones when it prunes"))
+        parsed = parse_template(group.get("template", ""))
+        problems += [Problem(f"{where}, line {line}", message) for line, message in parsed.problems]
+        for defined_name, line in parsed.defines:
+            if defined_name in defined:
+                problems.append(Problem(f"{where}, line {line}", f"template {defined_name!r} is also defined in "
+                                                                 f"group {defined[defined_name]!r}"))
+            elif defined_name.startswith(RESERVED_TEMPLATE_PREFIXES):
+                problems.append(Problem(f"{where}, line {line}", f"template {defined_name!r} would replace one of "
+                                                                 "Grafana's built-in templates; choose another name"))
+            defined.setdefault(defined_name, name)
+        references += [(where, ref, line) for ref, line in parsed.references]
+    namespaces = {name.split(".", 1)[0] + "." for name in defined if "." in name}
+    for where, ref, line in references:  # a typo in our own namespace; Grafana's built-ins are not known here
+        if ref not in defined and ref.startswith(tuple(namespaces)):
+            problems.append(Problem(f"{where}, line {line}", f"uses template {ref!r}, which no group defines"))
+
+    for i, point in enumerate(config.raw.get("contact_points") or []):
+        if not isinstance(point, dict) or "templates" not in point:
+            continue
+        where = f"{_at(config, point, 'templates')}: contact_points[{i}] ({point.get('name')})"
+        chosen = point["templates"]
+        if not isinstance(chosen, dict):
+            problems.append(Problem(where, "templates must be a mapping like {title: tracklog.title, "
+                                           "message: tracklog.message}"))
+            continue
+        for role, name in chosen.items():
+            if role not in TEMPLATE_ROLES:
+                problems.append(Problem(where, f"templates.{role}: unknown; a contact point takes "
+                                               f"{', '.join(TEMPLATE_ROLES)}"))
+            elif name not in defined:
+                known = ", ".join(sorted(defined)) or "none"
+                problems.append(Problem(where, f"templates.{role}: no notification template defines {name!r} "
+                                               f"(defined: {known}; see alerts/templates/)"))
+    return problems
+
+
+@dataclass(frozen=True)
+class ParsedTemplate:
+    defines: list[tuple[str, int]]  # (name, line) of each {{ define }} and {{ block }}
+    references: list[tuple[str, int]]  # (name, line) of each {{ template }}
+    problems: list[tuple[int, str]]  # (line, message)
+
+
+_BLOCK_OPENERS = ("if", "range", "with", "define", "block")
+_QUOTED_NAME = re.compile(r'^\s*"((?:[^"\\]|\\.)*)"|^\s*`([^`]*)`')
+
+
+def parse_template(text: str) -> ParsedTemplate:
+    """Check Go template text for what breaks most often: unclosed actions, and define/if/range/with/block and
+    else/end that do not pair up. Not a full parser: pipelines and functions are left to Grafana."""
+    defines: list[tuple[str, int]] = []
+    references: list[tuple[str, int]] = []
+    problems: list[tuple[int, str]] = []
+    stack: list[tuple[str, int]] = []  # open blocks: ('define "x"', line), ('if', line), ...
+    pos = 0
+    while (start := text.find("{{", pos)) >= 0:
+        line = text.count("\n", 0, start) + 1
+        end = _action_end(text, start + 2)
+        if end < 0:
+            problems.append((line, "an action opened with {{ is never closed with }}"))
+            break
+        body = text[start + 2:end]
+        pos = end + 2
+        body = body[1:] if body.startswith("-") else body
+        body = body[:-1] if body.endswith("-") else body
+        body = body.strip()
+        if body.startswith("/*"):
+            continue
+        if not body:
+            problems.append((line, "an empty action {{ }}"))
+            continue
+        keyword, _, rest = body.replace("\t", " ").replace("\n", " ").partition(" ")
+        label = keyword
+        if keyword in ("define", "block", "template"):
+            match = _QUOTED_NAME.match(rest)
+            if match is None:
+                problems.append((line, f"{{{{ {keyword} }}}} needs a quoted template name"))
+                name = ""
+            else:
+                name = match.group(1) if match.group(1) is not None else match.group(2)
+            if keyword == "template":
+                references.append((name, line))
+                continue
+            label = f'{keyword} "{name}"'
+            if keyword == "define" and stack:
+                problems.append((line, f"{{{{ {label} }}}} inside {{{{ {stack[-1][0]} }}}} (line "
+                                       f"{stack[-1][1]}); a define must stand at the top level"))
+            defines.append((name, line))
+        if keyword in _BLOCK_OPENERS:
+            stack.append((label, line))
+        elif keyword == "else":
+            if not stack or stack[-1][0] not in ("if", "range", "with"):  # define/block labels hold their names
+                problems.append((line, "{{ else }} outside an if, range or with"))
+        elif keyword == "end":
+            if not stack:
+                problems.append((line, "{{ end }} without an if, range, with, define or block to close"))
+            else:
+                stack.pop()
+    for label, line in stack:
+        problems.append((line, f"{{{{ {label} }}}} is never closed with {{{{ end }}}}"))
+    return ParsedTemplate(defines, references, problems)
+
+
+def _action_end(text: str, pos: int) -> int:
+    """Where the action from ``pos`` (just after its {{) closes, skipping quoted text and comments; -1 if never."""
+    if text.startswith("/*", pos) or text.startswith("- /*", pos):
+        comment_end = text.find("*/", pos)
+        return -1 if comment_end < 0 else text.find("}}", comment_end)
+    while pos < len(text):
+        ch = text[pos]
+        if text.startswith("}}", pos):
+            return pos
+        if text.startswith("{{", pos):
+            return -1  # a new action before this one closed
+        if ch in "\"'`":
+            close = _string_end(text, pos)
+            if close < 0:
+                return -1
+            pos = close
+        pos += 1
+    return -1
+
+
+def _string_end(text: str, pos: int) -> int:
+    quote = text[pos]
+    pos += 1
+    while pos < len(text):
+        if text[pos] == "\\" and quote != "`":
+            pos += 2
+            continue
+        if text[pos] == quote:
+            return pos
+        if text[pos] == "\n" and quote != "`":
+            return -1
+        pos += 1
+    return -1
 
 
 # --- queries ---------------------------------------------------------------------------------------------

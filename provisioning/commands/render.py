@@ -18,6 +18,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     rendered = render(config.load(args.config), out_dir=args.out, engine=args.engine)
     rules = sum(len(g["rules"]) for g in rendered.prometheus_rules["groups"] + rendered.loki_rules["groups"])
-    print(f"rendered {len(rendered.dashboards)} dashboards and {rules} alert rules into {rendered.out_dir} "
+    print(f"rendered {len(rendered.dashboards)} dashboards in {len(rendered.folders)} folders, {rules} alert rules "
+          f"and {len(rendered.templates)} notification template group(s) into {rendered.out_dir} "
           f"({rendered.engine}, {rendered.seconds:.2f}s)")
     return 0

@@ -3,12 +3,16 @@
 No Grafana runs on our machines: Grafana (AGPL) is neither buildable from the Go module proxy here nor packaged by
 the registries we reach, so these tests need TRACKLOG_GRAFANA_URL (and GRAFANA_TOKEN or GRAFANA_USER/PASSWORD)
 pointing at one, e.g. the compose stack's. The unreachable-Grafana test needs no Grafana and always runs.
+The token needs Grafana's Admin role: apply sets the security folder's permissions and these tests create the
+team tracklog.yaml opens it to (grafana.security_team) when it is missing, and delete it again afterwards.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -41,8 +45,37 @@ def test_an_unreachable_grafana_is_named_with_its_url(monkeypatch, tmp_path) -> 
         target.live()
 
 
+@pytest.fixture
+def grafana_http() -> requests.Session:
+    """A session with the credentials tracklog uses, for checking what apply wrote by Grafana's own API."""
+    cfg = config.load(ROOT / "tracklog.yaml")
+    session = requests.Session()
+    token = os.environ.get(cfg.endpoints.grafana.token_env)
+    if token:
+        session.headers["Authorization"] = f"Bearer {token}"
+    else:
+        session.auth = (os.environ[cfg.endpoints.grafana.username_env], os.environ[cfg.endpoints.grafana.password_env])
+    return session
+
+
+@pytest.fixture
+def security_team(grafana_http: requests.Session) -> Iterator[str]:
+    """The team tracklog.yaml opens the security folder to, created for the test if this Grafana lacks it."""
+    name = (config.load(ROOT / "tracklog.yaml").raw.get("grafana") or {}).get("security_team", "security")
+    found = grafana_http.get(f"{GRAFANA}/api/teams/search", params={"name": name}, timeout=10)
+    assert found.status_code == 200, found.text
+    created = None
+    if not [t for t in found.json()["teams"] if t["name"] == name]:
+        answer = grafana_http.post(f"{GRAFANA}/api/teams", json={"name": name}, timeout=10)
+        assert answer.status_code == 200, answer.text
+        created = answer.json()["teamId"]
+    yield name
+    if created is not None:
+        grafana_http.delete(f"{GRAFANA}/api/teams/{created}", timeout=10)
+
+
 @needs_grafana
-def test_apply_round_trip_prune_and_panels_return_data(stack, tmp_path) -> None:
+def test_apply_round_trip_prune_and_panels_return_data(stack, tmp_path, grafana_http, security_team) -> None:
     cfg = config.load(ROOT / "tracklog.yaml")
     planned = provision.plan(cfg, out_dir=str(tmp_path / "build"))
     provision.apply(planned, force=True)
@@ -53,14 +86,28 @@ def test_apply_round_trip_prune_and_panels_return_data(stack, tmp_path) -> None:
     for wanted in target.desired():
         assert live[wanted.key].body == wanted.body
 
-    token = os.environ.get(cfg.endpoints.grafana.token_env)
-    auth = None if token else (os.environ[cfg.endpoints.grafana.username_env],
-                               os.environ[cfg.endpoints.grafana.password_env])
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    hand_made = requests.post(f"{GRAFANA}/api/dashboards/db", auth=auth, headers=headers, timeout=10, json={
+    # Notification templates, and contact points formatting with them.
+    rendered = planned.rendered
+    for group in rendered.templates:
+        stored = grafana_http.get(f"{GRAFANA}/api/v1/provisioning/templates/{group['name']}", timeout=10)
+        assert stored.status_code == 200, stored.text
+        assert stored.json()["template"] == group["template"]
+    points = grafana_http.get(f"{GRAFANA}/api/v1/provisioning/contact-points", timeout=10).json()
+    webhook = next(p for p in points if p["name"] == "oncall-webhook")
+    assert webhook["settings"]["title"] == '{{ template "tracklog.title" . }}'
+
+    # The security dashboard in its own folder, which only the security team (and admins) may see.
+    security_uid = rendered.dashboard_folders["security.json"]
+    meta = grafana_http.get(f"{GRAFANA}/api/dashboards/uid/tl-security", timeout=10).json()["meta"]
+    assert meta["folderUid"] == security_uid
+    acl = grafana_http.get(f"{GRAFANA}/api/folders/{security_uid}/permissions", timeout=10).json()
+    managed = [(a.get("team") or a.get("role") or a.get("userLogin"), a["permissionName"]) for a in acl
+               if not a.get("inherited") and a.get("role") != "Admin"]
+    assert managed == [(security_team, "View")], acl
+
+    hand_made = grafana_http.post(f"{GRAFANA}/api/dashboards/db", timeout=10, json={
         "dashboard": {"uid": "hand-made-test", "title": "Made by hand", "panels": []}, "overwrite": True})
     assert hand_made.status_code == 200, hand_made.text
-    rendered = planned.rendered
     fewer = dict(rendered.dashboards)
     removed = fewer.pop("troubleshooting.json")
     pruning = GrafanaTarget(cfg, type(rendered)(**{**rendered.__dict__, "dashboards": fewer}))
@@ -68,5 +115,31 @@ def test_apply_round_trip_prune_and_panels_return_data(stack, tmp_path) -> None:
     assert [(c.action, c.resource.uid) for c in prune_plan.changes] == [("delete", removed["uid"])]
     for change in prune_plan.changes:
         pruning.apply(change)
-    assert requests.get(f"{GRAFANA}/api/dashboards/uid/hand-made-test", auth=auth, headers=headers,
-                        timeout=10).status_code == 200
+    assert grafana_http.get(f"{GRAFANA}/api/dashboards/uid/hand-made-test", timeout=10).status_code == 200
+
+    # A template group removed from Git is pruned; other template groups are left alone.
+    hand_made_template = grafana_http.put(f"{GRAFANA}/api/v1/provisioning/templates/made-by-hand-test", timeout=10,
+                                          json={"template": '{{ define "made-by-hand-test" }}x{{ end }}'})
+    assert hand_made_template.status_code in (200, 202), hand_made_template.text
+    no_templates = GrafanaTarget(cfg, type(rendered)(**{**rendered.__dict__, "templates": []}))
+    template_plan = make_plan(no_templates.desired(), no_templates.live(), no_templates.KIND_ORDER)
+    assert {(c.action, c.resource.uid) for c in template_plan.changes if c.resource.kind == "grafana-template"} == {
+        ("delete", group["name"]) for group in rendered.templates}
+    for change in template_plan.changes:
+        if change.resource.kind == "grafana-template":
+            no_templates.apply(change)
+    names = {t["name"] for t in grafana_http.get(f"{GRAFANA}/api/v1/provisioning/templates", timeout=10).json()}
+    assert "made-by-hand-test" in names
+    assert not names & {group["name"] for group in rendered.templates}
+    grafana_http.delete(f"{GRAFANA}/api/v1/provisioning/templates/made-by-hand-test", timeout=10)
+
+
+@needs_grafana
+def test_a_security_team_grafana_lacks_stops_apply_before_any_write(stack, tmp_path, grafana_http) -> None:
+    text = (ROOT / "tracklog.yaml").read_text(encoding="utf-8")
+    text, n = re.subn(r"(?m)^(\s*security_team:)\s*\S+", r"\g<1> tracklog-no-such-team-test", text)
+    assert n == 1
+    (tmp_path / "tracklog.yaml").write_text(text, encoding="utf-8")
+    cfg = config.load(tmp_path / "tracklog.yaml")
+    with pytest.raises(provision.ValidationFailed, match="no team named 'tracklog-no-such-team-test'"):
+        provision.plan(cfg, out_dir=str(tmp_path / "build"))

@@ -18,6 +18,7 @@ from provisioning.render import (
     LOKI_RULES_FILE,
     PROMETHEUS_RULES_FILE,
     PROVIDER_FILE,
+    TEMPLATES_FILE,
     Rendered,
     available_engines,
     render,
@@ -44,7 +45,8 @@ def _rule(rendered: Rendered, name: str) -> dict:
 def test_every_dashboard_renders_and_is_written(rendered: Rendered) -> None:
     assert set(rendered.dashboards) == DASHBOARDS
     for name, dashboard in rendered.dashboards.items():
-        written = json.loads((rendered.out_dir / "dashboards" / name).read_text(encoding="utf-8"))
+        folder = rendered.dashboard_folders[name]
+        written = json.loads((rendered.out_dir / "dashboards" / folder / name).read_text(encoding="utf-8"))
         assert written == dashboard
         assert dashboard["title"].startswith("Tracklog / ")
         assert _panels(dashboard), f"{name} has no panels"
@@ -111,9 +113,14 @@ def test_alert_rules_carry_severity_team_runbook_and_dashboard(rendered: Rendere
 
 def test_files_are_written_in_their_formats(rendered: Rendered) -> None:
     out = rendered.out_dir
-    provider = yaml.safe_load((out / PROVIDER_FILE).read_text(encoding="utf-8"))
-    assert provider["providers"][0]["options"]["path"] == str((out / "dashboards").resolve())
-    assert provider["providers"][0]["folderUid"] == "tracklog"
+    providers = yaml.safe_load((out / PROVIDER_FILE).read_text(encoding="utf-8"))["providers"]
+    dashboards = (out / "dashboards").resolve()
+    assert [(p["folderUid"], p["folder"], p["options"]["path"]) for p in providers] == [
+        ("tracklog", "Delivery tracking", str(dashboards / "tracklog")),
+        ("tracklog-security", "Delivery tracking / Security", str(dashboards / "tracklog-security"))]
+    assert len({p["name"] for p in providers}) == len(providers)
+    templates = yaml.safe_load((out / TEMPLATES_FILE).read_text(encoding="utf-8"))
+    assert templates == {"apiVersion": 1, "templates": [{"orgId": 1, **t} for t in rendered.templates]}
     datasources = yaml.safe_load((out / DATASOURCES_FILE).read_text(encoding="utf-8"))["datasources"]
     endpoints = config.load(ROOT / "tracklog.yaml").endpoints  # tracklog.yaml's URLs, or TRACKLOG_*_URL
     assert {d["uid"]: d["url"] for d in datasources} == {
@@ -125,11 +132,52 @@ def test_files_are_written_in_their_formats(rendered: Rendered) -> None:
 
 
 def test_a_dashboard_no_longer_rendered_is_removed(tmp_path: Path) -> None:
-    stale = tmp_path / "dashboards" / "old.json"
-    stale.parent.mkdir(parents=True)
-    stale.write_text("{}", encoding="utf-8")
+    stale = [tmp_path / "dashboards" / "old.json", tmp_path / "dashboards" / "tracklog" / "security.json",
+             tmp_path / "dashboards" / "gone-folder" / "x.json"]  # the old flat layout, a moved one, a gone folder
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}", encoding="utf-8")
     render(config.load(ROOT / "tracklog.yaml"), out_dir=tmp_path)
-    assert not stale.exists()
+    assert not any(path.exists() for path in stale)
+    assert not (tmp_path / "dashboards" / "gone-folder").exists()
+    assert (tmp_path / "dashboards" / "tracklog-security" / "security.json").exists()
+
+
+def test_security_dashboards_get_their_own_folder_open_to_the_security_team(rendered: Rendered) -> None:
+    assert rendered.folders == [
+        {"uid": "tracklog", "title": "Delivery tracking"},
+        {"uid": "tracklog-security", "title": "Delivery tracking / Security",
+         "permissions": [{"team": "security", "permission": "View"}]},
+    ]
+    assert rendered.dashboard_folders == {name: "tracklog-security" if name == "security.json" else "tracklog"
+                                          for name in DASHBOARDS}
+    assert "folderUid" not in rendered.dashboards["security.json"]  # the folder is metadata, not dashboard JSON
+
+
+def test_the_security_folder_and_permission_come_from_tracklog_yaml(tmp_path: Path) -> None:
+    text = (ROOT / "tracklog.yaml").read_text(encoding="utf-8")
+    text, n = re.subn(r"(?m)^(\s*security_team:)\s*\S+", r"\g<1> secops", text)
+    assert n == 1
+    text, n = re.subn(r"(?m)^(\s*security_permission:)\s*\S+", r"\g<1> Edit", text)
+    assert n == 1
+    text, n = re.subn(r"(?m)^(\s*security_folder_uid:)\s*\S+", r"\g<1> sec-dash", text)
+    assert n == 1
+    copied = tmp_path / "tracklog.yaml"
+    copied.write_text(text, encoding="utf-8")
+
+    rendered = render(config.load(copied), out_dir=tmp_path / "build")
+
+    assert rendered.folders[1]["uid"] == "sec-dash"
+    assert rendered.folders[1]["permissions"] == [{"team": "secops", "permission": "Edit"}]
+    assert rendered.dashboard_folders["security.json"] == "sec-dash"
+    assert (tmp_path / "build" / "dashboards" / "sec-dash" / "security.json").exists()
+    team_labels = {r["labels"]["team"] for g in rendered.loki_rules["groups"] for r in g["rules"]}
+    assert "secops" in team_labels  # the same name labels the security alerts
+
+
+def test_notification_templates_are_rendered_stripped_from_alerts_templates(rendered: Rendered) -> None:
+    source = (ROOT / "alerts" / "templates" / "tracklog.tmpl").read_text(encoding="utf-8")
+    assert rendered.templates == [{"name": "tracklog", "template": source.strip()}]
 
 
 def test_thresholds_come_from_tracklog_yaml(tmp_path: Path) -> None:

@@ -1,0 +1,287 @@
+"""Grafana's notification templates, the security folder's permissions and dashboards per folder: render -> plan ->
+apply -> plan against the in-memory fake (tests/unit/fake_grafana.py), and the static checks `validate` makes."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from provisioning import config, provision
+from provisioning.grafana import GrafanaError, GrafanaTarget
+from provisioning.plan import CREATE, DELETE, UPDATE, make_plan
+from provisioning.render import Rendered, render
+from provisioning.validate import _check_folders, _check_templates, parse_template
+from tests.unit.fake_grafana import FakeGrafana
+
+ROOT = Path(__file__).resolve().parents[2]
+SECURITY_TEAM_ID = 3
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    return render(config.load(ROOT / "tracklog.yaml"), out_dir=tmp_path_factory.mktemp("build"))
+
+
+@pytest.fixture
+def cfg() -> config.Config:
+    return config.load(ROOT / "tracklog.yaml")
+
+
+def _config_with(tmp_path: Path, pattern: str, replacement: str) -> config.Config:
+    text, n = re.subn(pattern, replacement, (ROOT / "tracklog.yaml").read_text(encoding="utf-8"), count=1,
+                      flags=re.MULTILINE)
+    assert n == 1, pattern
+    path = tmp_path / "tracklog.yaml"
+    path.write_text(text, encoding="utf-8")
+    return config.load(path)
+
+
+def _apply_all(target: GrafanaTarget) -> list[tuple[str, str, str]]:
+    plan = make_plan(target.desired(), target.live(), target.KIND_ORDER)
+    for change in plan.changes:
+        target.apply(change)
+    return [(c.action, c.resource.kind, c.resource.uid) for c in plan.changes]
+
+
+# --- notification templates ------------------------------------------------------------------------------
+
+
+def test_templates_are_written_before_the_contact_points_that_use_them_and_a_second_plan_is_empty(rendered, cfg):
+    fake = FakeGrafana(teams={"security": SECURITY_TEAM_ID})
+    target = GrafanaTarget(cfg, rendered, api=fake)
+    changes = _apply_all(target)
+
+    assert (CREATE, "grafana-template", "tracklog") in changes
+    order = [kind for _, kind, _ in changes]
+    assert order.index("grafana-template") < order.index("grafana-contact-point")
+    assert fake.writes.index("put template tracklog") < min(
+        i for i, w in enumerate(fake.writes) if w.startswith("create contact point"))
+    # Grafana stores the text trimmed; what is rendered must already be, or every plan would show a change.
+    assert fake.templates["tracklog"]["template"] == rendered.templates[0]["template"]
+    assert fake.templates["tracklog"]["provenance"] == "api"  # alerts_editable_in_ui: false locks it in the UI
+
+    again = make_plan(target.desired(), target.live(), target.KIND_ORDER)
+    assert again.changes == [], again.text()
+
+
+def test_contact_points_name_the_templates_in_each_types_own_fields(rendered, cfg):
+    fake = FakeGrafana(teams={"security": SECURITY_TEAM_ID})
+    _apply_all(GrafanaTarget(cfg, rendered, api=fake))
+    title, message = '{{ template "tracklog.title" . }}', '{{ template "tracklog.message" . }}'
+    settings = {cp["name"]: (cp["type"], cp["settings"]) for cp in fake.contact_points.values()}
+    assert settings["oncall-webhook"][0] == "webhook"
+    assert (settings["oncall-webhook"][1]["title"], settings["oncall-webhook"][1]["message"]) == (title, message)
+    assert (settings["security-slack"][1]["title"], settings["security-slack"][1]["text"]) == (title, message)
+    assert (settings["sre-email"][1]["subject"], settings["sre-email"][1]["message"]) == (title, message)
+
+
+def test_a_changed_template_is_an_update_and_a_removed_one_is_pruned_leaving_hand_made_ones(rendered, cfg):
+    fake = FakeGrafana(teams={"security": SECURITY_TEAM_ID})
+    fake.templates["mine"] = {"name": "mine", "template": '{{ define "mine" }}x{{ end }}', "provenance": ""}
+    _apply_all(GrafanaTarget(cfg, rendered, api=fake))
+
+    edited = dataclasses.replace(rendered, templates=[
+        {"name": "tracklog", "template": rendered.templates[0]["template"].replace("Runbook:", "Runbook ->")}])
+    target = GrafanaTarget(cfg, edited, api=fake)
+    plan = make_plan(target.desired(), target.live(), target.KIND_ORDER)
+    assert [(c.action, c.resource.uid) for c in plan.changes] == [(UPDATE, "tracklog")]
+    lines = plan.text().splitlines()
+    assert "    -  {{ with .Annotations.runbook_url }}Runbook: {{ . }}" in lines, plan.text()
+    assert "    +  {{ with .Annotations.runbook_url }}Runbook -> {{ . }}" in lines, plan.text()
+
+    fewer = dataclasses.replace(rendered, templates=[])
+    target = GrafanaTarget(cfg, fewer, api=fake)
+    plan = make_plan(target.desired(), target.live(), target.KIND_ORDER)
+    assert [(c.action, c.resource.kind, c.resource.uid) for c in plan.changes if c.action == DELETE] == [
+        (DELETE, "grafana-template", "tracklog")]
+    for change in plan.changes:
+        target.apply(change)
+    assert set(fake.templates) == {"mine"}
+
+
+# --- the security folder ---------------------------------------------------------------------------------
+
+
+def test_the_security_folder_is_opened_to_its_team_only_and_its_dashboard_lands_there(rendered, cfg):
+    fake = FakeGrafana(teams={"security": SECURITY_TEAM_ID, "other": 9})
+    target = GrafanaTarget(cfg, rendered, api=fake)
+    changes = _apply_all(target)
+
+    assert changes[:3] == [(CREATE, "grafana-folder", "tracklog"), (CREATE, "grafana-folder", "tracklog-security"),
+                           (CREATE, "grafana-folder-permissions", "tracklog-security")]
+    # Restricted before any dashboard is saved into it.
+    assert fake.writes.index("set permissions tracklog-security") < fake.writes.index(
+        "save dashboard tl-security in tracklog-security")
+    assert fake.acl["tracklog-security"] == [{"teamId": SECURITY_TEAM_ID, "permission": 1}]
+    assert {"role": "Viewer", "permission": 1} in fake.acl["tracklog"]  # the main folder keeps Grafana's defaults
+    assert fake.dashboards["tl-security"]["folderUid"] == "tracklog-security"
+    assert {d["folderUid"] for uid, d in fake.dashboards.items() if uid != "tl-security"} == {"tracklog"}
+    assert make_plan(target.desired(), target.live(), target.KIND_ORDER).changes == []
+
+
+def test_plan_shows_the_roles_a_folder_loses_and_the_team_it_gains(rendered, cfg):
+    fake = FakeGrafana(teams={"security": SECURITY_TEAM_ID})
+    fake.folder.create_folder("Delivery tracking / Security", uid="tracklog-security")  # made earlier, by hand
+    target = GrafanaTarget(cfg, rendered, api=fake)
+    plan = make_plan(target.desired(), target.live(), target.KIND_ORDER)
+
+    change = next(c for c in plan.changes if c.resource.kind == "grafana-folder-permissions")
+    assert change.action == UPDATE
+    text = plan.text()
+    assert "~ update grafana-folder-permissions tracklog-security" in text
+    for line in ("    -  role: Viewer", "    -  role: Editor", "    -  user: admin", "    +  team: security"):
+        assert line in text.splitlines(), text
+
+
+def test_the_permission_given_is_configurable(rendered, tmp_path):
+    edit = _config_with(tmp_path, r"^(\s*security_permission:)\s*\S+", r"\g<1> Edit")
+    again = render(edit, out_dir=tmp_path / "build")
+    fake = FakeGrafana(teams={"security": SECURITY_TEAM_ID})
+    _apply_all(GrafanaTarget(edit, again, api=fake))
+    assert fake.acl["tracklog-security"] == [{"teamId": SECURITY_TEAM_ID, "permission": 2}]
+
+
+def test_a_dashboard_in_the_main_folder_is_moved_not_recreated(rendered, cfg):
+    fake = FakeGrafana(teams={"security": SECURITY_TEAM_ID})
+    old_layout = dataclasses.replace(rendered, dashboard_folders={})  # every dashboard in the main folder
+    _apply_all(GrafanaTarget(cfg, old_layout, api=fake))
+    assert fake.dashboards["tl-security"]["folderUid"] == "tracklog"
+
+    target = GrafanaTarget(cfg, rendered, api=fake)
+    plan = make_plan(target.desired(), target.live(), target.KIND_ORDER)
+    moves = [c for c in plan.changes if c.resource.kind == "grafana-dashboard"]
+    assert [(c.action, c.resource.uid) for c in moves] == [(UPDATE, "tl-security")]
+    assert {"    -folderUid: tracklog", "    +folderUid: tracklog-security"} <= set(plan.text().splitlines())
+    for change in plan.changes:
+        target.apply(change)
+    assert fake.dashboards["tl-security"]["folderUid"] == "tracklog-security"
+
+
+def test_a_missing_team_is_a_problem_found_before_any_write(rendered, cfg, monkeypatch):
+    fake = FakeGrafana(teams={"secops": 5})
+    target = GrafanaTarget(cfg, rendered, api=fake)
+    problems = target.check()
+    assert len(problems) == 1
+    assert "no team named 'security'" in problems[0]
+    assert "grafana.security_team" in problems[0]
+
+    monkeypatch.setenv("TRACKLOG_GRAFANA_URL", "http://grafana.invalid:3000")
+    monkeypatch.setattr("provisioning.grafana._connect", lambda config, url: fake)
+    monkeypatch.setattr(provision, "validate", lambda config, rendered: [])  # no Loki/Prometheus in unit tests
+    monkeypatch.setattr("provisioning.stacktarget.StackTarget.check", lambda self: [])
+    with pytest.raises(provision.ValidationFailed, match="no team named 'security'"):
+        provision.plan(cfg, out_dir=str(rendered.out_dir))
+    assert fake.writes == []
+
+
+def test_applying_permissions_for_a_team_that_vanished_names_it(rendered, cfg):
+    fake = FakeGrafana(teams={"security": SECURITY_TEAM_ID})
+    target = GrafanaTarget(cfg, rendered, api=fake)
+    plan = make_plan(target.desired(), target.live(), target.KIND_ORDER)
+    del fake.teams_by_name["security"]
+    changes = iter(plan.changes)
+    for change in changes:
+        if change.resource.kind == "grafana-folder-permissions":
+            break
+        target.apply(change)
+    with pytest.raises(GrafanaError, match="no team named 'security'"):
+        target.apply(change)
+    assert "set permissions tracklog-security" not in fake.writes
+
+
+def test_without_a_security_team_the_folder_keeps_grafanas_permissions(tmp_path):
+    open_cfg = _config_with(tmp_path, r"^(\s*security_team:)\s*\S+", r'\g<1> ""')
+    again = render(open_cfg, out_dir=tmp_path / "build")
+    fake = FakeGrafana()
+    target = GrafanaTarget(open_cfg, again, api=fake)
+    assert target.check() == []
+    changes = _apply_all(target)
+    assert not [c for c in changes if c[1] == "grafana-folder-permissions"]
+    assert {"role": "Viewer", "permission": 1} in fake.acl["tracklog-security"]
+
+
+# --- validate: static checks -----------------------------------------------------------------------------
+
+
+def test_the_shipped_templates_and_folders_are_valid(rendered, cfg):
+    assert _check_templates(cfg, rendered) == []
+    assert _check_folders(cfg, rendered) == []
+    parsed = parse_template(rendered.templates[0]["template"])
+    assert {name for name, _ in parsed.defines} >= {"tracklog.title", "tracklog.message"}
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ('{{ define "a" }}{{ .Status }', "never closed with }}"),
+    ('{{ define "a" }}{{ if .X }}x{{ end }}', '{{ define "a" }} is never closed with {{ end }}'),
+    ('{{ define "a" }}{{ end }}{{ end }}', "{{ end }} without"),
+    ('{{ define "a" }}{{ else }}{{ end }}', "{{ else }} outside"),
+    ('{{ define "a" }}{{ define "b" }}{{ end }}{{ end }}', "must stand at the top level"),
+    ('{{ define a }}x{{ end }}', "needs a quoted template name"),
+    ('{{ define "a" }}{{ }}{{ end }}', "an empty action"),
+])
+def test_unbalanced_go_templates_are_found_with_their_line(text, problem):
+    parsed = parse_template("\n" + text)
+    assert [(line, message) for line, message in parsed.problems if problem in message], parsed.problems
+    assert all(line == 2 for line, _ in parsed.problems)
+
+
+def test_balanced_templates_pass_with_strings_comments_and_trim_markers():
+    text = ('{{/* a comment with }} and {{ inside */}}\n{{- define "x.a" -}}\n{{ if eq .Status "}}" }}a{{ else if .B }}'
+            "b{{ else }}c{{ end }}{{ range .Alerts }}{{ template `x.b` . }}{{ end }}\n{{- end }}\n"
+            '{{ block "x.b" . }}{{ with .X }}{{ . }}{{ end }}{{ end }}')
+    parsed = parse_template(text)
+    assert parsed.problems == []
+    assert [name for name, _ in parsed.defines] == ["x.a", "x.b"]
+    assert [name for name, _ in parsed.references] == ["x.b"]
+
+
+def test_a_contact_point_naming_a_missing_template_is_a_problem_at_its_line(rendered, tmp_path):
+    broken = _config_with(tmp_path, r"(templates: \{ title: tracklog.title, message: )tracklog.message",
+                          r"\g<1>tracklog.mesage")
+    problems = [str(p) for p in _check_templates(broken, rendered)]
+    assert len(problems) == 1
+    line = next(i for i, text in enumerate((tmp_path / "tracklog.yaml").read_text().splitlines(), 1)
+                if "tracklog.mesage" in text)
+    assert problems[0].startswith(f"tracklog.yaml:{line}: contact_points[0] (oncall-webhook)")
+    assert "no notification template defines 'tracklog.mesage'" in problems[0]
+
+
+def test_a_contact_point_with_an_unknown_template_field_is_a_problem(rendered, tmp_path):
+    broken = _config_with(tmp_path, r"templates: \{ title: tracklog.title,", "templates: { subject: tracklog.title,")
+    assert ["templates.subject: unknown" in str(p) for p in _check_templates(broken, rendered)] == [True]
+
+
+def test_template_groups_need_unique_names_the_marker_and_unique_defines(rendered, cfg):
+    shipped = rendered.templates[0]
+    groups = [shipped, {"name": "other", "template": '{{ define "tracklog.title" }}x{{ end }}'},
+              {"name": "tracklog", "template": '{{ define "default.title" }}x{{ end }}'}]
+    problems = [str(p) for p in _check_templates(cfg, dataclasses.replace(rendered, templates=groups))]
+    assert any("group 'other'" in p and "must start with 'tracklog'" in p for p in problems), problems
+    assert any("'tracklog.title' is also defined in group 'tracklog'" in p for p in problems), problems
+    assert any("group 'tracklog'" in p and "used by another template group" in p for p in problems), problems
+    assert any("'default.title' would replace one of Grafana's built-in templates" in p for p in problems), problems
+
+
+def test_a_reference_to_an_undefined_template_of_our_own_namespace_is_a_problem(rendered, cfg):
+    text = rendered.templates[0]["template"].replace('template "tracklog.alert"', 'template "tracklog.alrt"', 1)
+    problems = [str(p) for p in _check_templates(cfg, dataclasses.replace(
+        rendered, templates=[{"name": "tracklog", "template": text}]))]
+    assert len(problems) == 1
+    assert "uses template 'tracklog.alrt', which no group defines" in problems[0]
+
+
+def test_folder_checks_name_the_permission_and_a_shared_uid(rendered, tmp_path):
+    admin = _config_with(tmp_path, r"^(\s*security_permission:)\s*\S+", r"\g<1> Admin")
+    problems = [str(p) for p in _check_folders(admin, render(admin, out_dir=tmp_path / "a"))]
+    assert len(problems) == 1
+    assert "grafana.security_permission" in problems[0]
+    assert "View, Edit" in problems[0]
+    assert re.match(r"tracklog\.yaml:\d+: ", problems[0])
+
+    (tmp_path / "b").mkdir()
+    same = _config_with(tmp_path / "b", r"^(\s*security_folder_uid:)\s*\S+", r"\g<1> tracklog")
+    problems = [str(p) for p in _check_folders(same, render(same, out_dir=tmp_path / "b" / "build"))]
+    assert any("grafana.folder_uid and grafana.security_folder_uid must differ" in p for p in problems), problems
