@@ -1,4 +1,4 @@
-"""Run the native stack: up, down, status, logs, build."""
+"""Run the native stack: up, down, status, logs, build; compose-config renders the same for docker-compose."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import json
 
 from provisioning import config
+from provisioning.render import render_compose_provisioning
 from provisioning.stack import Stack
 
 
@@ -24,7 +25,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name}\t{path}")
         return 0
     if args.action == "compose-config":
-        print(stack.compose_config(stack.config.root / "build" / "compose"))
+        out = stack.config.root / "build" / "compose"
+        print(stack.compose_config(out))
+        print(render_compose_provisioning(stack.config, out))  # Grafana's datasources, from tracklog.yaml
         return 0
     if args.action == "down":
         stack.down(args.servers)
