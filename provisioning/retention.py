@@ -74,12 +74,17 @@ def stream_rules(config: Config) -> tuple[StreamRule, ...]:
 def overrides(config: Config) -> dict[str, Any]:
     """Loki's runtime overrides (``runtime_config.file``) holding one retention_stream rule per tracklog.yaml rule.
 
-    A per-service rule has a higher priority than its log type's, so it wins for that service's streams. Streams
-    with no ``log_type`` label keep the tenant's or Loki's global ``retention_period``, which this leaves alone.
+    A per-service rule has a higher priority than its log type's, so it wins for that service's streams. With
+    ``endpoints.loki.tenants`` each tenant gets the rules of the log types it holds. Streams with no ``log_type``
+    label keep the tenant's or Loki's global ``retention_period``, which this leaves alone.
     """
-    tenant = config.endpoints.loki.tenant or LOKI_TENANT
-    rules = [{"selector": r.selector, "priority": r.priority, "period": r.period} for r in stream_rules(config)]
-    return {"overrides": {tenant: {"retention_stream": rules}}}
+    loki = config.endpoints.loki
+    by_tenant: dict[str, list[dict[str, Any]]] = {}
+    for rule, stream in zip(config.retention_rules, stream_rules(config), strict=True):
+        tenant = loki.tenant_for(rule.log_type) or LOKI_TENANT  # each log type's rules go to the tenant holding it
+        by_tenant.setdefault(tenant, []).append(
+            {"selector": stream.selector, "priority": stream.priority, "period": stream.period})
+    return {"overrides": {tenant: {"retention_stream": rules} for tenant, rules in by_tenant.items()}}
 
 
 def render_overrides(config: Config) -> str:

@@ -40,7 +40,7 @@ from provisioning.archive.manifest import (
 from provisioning.archive.store import ObjectInfo, Store, sha256_hex
 from provisioning.config import Config
 from provisioning.errors import TracklogError
-from provisioning.lokiquery import LokiReader
+from provisioning.lokiquery import LokiReader, reader_for
 from provisioning.timerange import TimeRange, iso
 
 log = logging.getLogger("tracklog.archive")
@@ -116,7 +116,7 @@ class Archiver:
         self.config = config
         self.request = request
         self.prefix = clean_prefix(request.prefix)
-        self.reader = reader or LokiReader(config)
+        self.reader = reader or reader_for(config, [request.log_type])  # the log type's Loki tenant
         self.store = store or Store(config)
         self.selector = base_selector(request.log_type, request.services)
         self.key: bytes | None = None

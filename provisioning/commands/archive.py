@@ -12,7 +12,6 @@ from provisioning.archive.export import Archiver, ArchiveRequest
 from provisioning.archive.store import Store
 from provisioning.archive.verify import verify
 from provisioning.errors import TracklogError
-from provisioning.lokiquery import reader_for
 from provisioning.timerange import TimeRangeError
 
 
@@ -65,7 +64,6 @@ def run(args: argparse.Namespace) -> int:
             encryption_key_env=args.encryption_key_env, lease_seconds=args.lock_lease,
         )
         archiver = Archiver(cfg, request)
-        archiver.reader = reader_for(cfg, [args.log_type])  # the log type's Loki tenant (endpoints.loki.tenants)
     except ValueError as exc:
         raise TracklogError(str(exc)) from exc
     report = archiver.run()

@@ -103,6 +103,20 @@ def test_stream_rules_keep_their_priority_and_are_scoped_to_their_log_type(tmp_p
     assert list(overrides(cfg)["overrides"]) == ["platform"]
 
 
+def test_with_tenants_each_tenant_gets_the_rules_of_the_log_types_it_holds(tmp_path: Path) -> None:
+    cfg = load(tmp_path, """\
+        endpoints: { loki: { tenant: platform, tenants: { security: security-logs, audit: security-logs } } }
+        log_types:
+          application: { retention: 30d }
+          security: { retention: 180d, services: { auth: 400d } }
+        """)
+    per_tenant = {t: [r["selector"] for r in body["retention_stream"]] for t, body in overrides(cfg)["overrides"].items()}
+    assert per_tenant == {
+        "platform": ['{log_type="application"}', '{log_type="system"}'],
+        "security-logs": ['{log_type="audit"}', '{log_type="security"}', '{log_type="security", service="auth"}'],
+    }
+
+
 def test_the_rendered_file_is_yaml_loki_reads_and_says_what_applies_it(tmp_path: Path) -> None:
     cfg = load(tmp_path, "log_types: { security: { retention: 180d, services: { auth: 400d } } }\n")
     text = render_overrides(cfg)
