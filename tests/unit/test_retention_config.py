@@ -110,7 +110,8 @@ def test_with_tenants_each_tenant_gets_the_rules_of_the_log_types_it_holds(tmp_p
           application: { retention: 30d }
           security: { retention: 180d, services: { auth: 400d } }
         """)
-    per_tenant = {t: [r["selector"] for r in body["retention_stream"]] for t, body in overrides(cfg)["overrides"].items()}
+    rendered = overrides(cfg)["overrides"]
+    per_tenant = {t: [r["selector"] for r in body["retention_stream"]] for t, body in rendered.items()}
     assert per_tenant == {
         "platform": ['{log_type="application"}', '{log_type="system"}'],
         "security-logs": ['{log_type="audit"}', '{log_type="security"}', '{log_type="security", service="auth"}'],
