@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from provisioning import datasources
 from provisioning.config import Config
 from provisioning.errors import RenderError
 
@@ -121,6 +122,7 @@ def render(config: Config, out_dir: str | os.PathLike[str] | None = None, engine
     out = Path(out_dir) if out_dir is not None else DEFAULT_OUT
     started = time.perf_counter()
     output, name = evaluate(jsonnet_config(config), Path(entry) if entry is not None else ENTRY, engine)
+    output = datasources.with_tenants(config, output)  # a Loki datasource per tenant; security/audit queries use it
     seconds = time.perf_counter() - started
 
     dashboards_dir = (out / DASHBOARDS_DIR).resolve()
@@ -178,7 +180,7 @@ def render_compose_provisioning(config: Config, out_dir: str | os.PathLike[str],
     raw = jsonnet_config(config)
     raw["endpoints"] = {**raw["endpoints"], **{key: {**raw["endpoints"].get(key, {}), "url": url}
                                                for key, url in COMPOSE_ENDPOINTS.items()}}
-    output, _ = evaluate(raw, ENTRY, engine)
+    output = datasources.with_tenants(config, evaluate(raw, ENTRY, engine)[0])
     provisioning = {key: output["grafanaProvisioning"][key] for key in ("datasources", "dashboards")}
     _set_provider_paths(provisioning, COMPOSE_DASHBOARDS)
     out = Path(out_dir)

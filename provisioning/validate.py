@@ -29,6 +29,7 @@ from provisioning.grafana import PERMISSION_LEVELS, TEMPLATE_FIELDS, TEMPLATE_PR
 from provisioning.render import Rendered
 
 DATASOURCE_UIDS = frozenset({"loki", "prometheus", "alertmanager"})
+MIXED_UID = "-- Mixed --"  # Grafana's datasource of a panel whose queries name their own
 EXPRESSION_UID = "__expr__"  # Grafana's server-side expressions (math, reduce, threshold) in alert rules
 MAX_UID = 40
 GRANTABLE = tuple(level for level in PERMISSION_LEVELS if level != "Admin")  # grafana.security_permission
@@ -147,14 +148,23 @@ def _datasource_refs(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:
             yield from _datasource_refs(item, path)
 
 
+def _datasource_types(rendered: Rendered) -> dict[str, str]:
+    """uid -> type of every datasource provisioning creates: the fixed three and any rendered (tenant) ones."""
+    listed = rendered.provisioning.get("datasources", {}).get("datasources", [])
+    types = {uid: uid for uid in DATASOURCE_UIDS}  # each fixed uid is its type's name
+    types.update({ds["uid"]: ds.get("type", "") for ds in listed if ds.get("uid")})
+    return types
+
+
 def _check_datasources(rendered: Rendered) -> list[Problem]:
     problems = []
+    known = set(_datasource_types(rendered))
     for file_name, dashboard in sorted(rendered.dashboards.items()):
         where = _dashboard_where(file_name, dashboard)
         for variable in dashboard.get("templating", {}).get("list", []):
             for _, uid in _datasource_refs(variable):
-                if uid not in DATASOURCE_UIDS:
-                    problems.append(Problem(f"{where}, variable {variable.get('name')!r}", _unknown(uid)))
+                if uid not in known:
+                    problems.append(Problem(f"{where}, variable {variable.get('name')!r}", _unknown(uid, known)))
         for panel in _panels(dashboard):
             if panel.get("type") == "row":
                 continue
@@ -165,9 +175,12 @@ def _check_datasources(rendered: Rendered) -> list[Problem]:
                 if not target.get("datasource"):
                     problems.append(Problem(f"{panel_where}, query {target.get('refId')}",
                                             "the query has no datasource"))
+            mixed = isinstance(panel.get("datasource"), dict) and panel["datasource"].get("uid") == MIXED_UID
             for _, uid in _datasource_refs(panel):
-                if uid not in DATASOURCE_UIDS:
-                    problems.append(Problem(panel_where, _unknown(uid)))
+                if uid == MIXED_UID and mixed:
+                    continue  # the panel's queries use several datasources, each named by its query
+                if uid not in known:
+                    problems.append(Problem(panel_where, _unknown(uid, known)))
     for group in rendered.grafana_alerts:
         for rule in group.get("rules", []):
             where = f"alert rule {rule.get('title')!r} (group {group.get('title')})"
@@ -176,13 +189,13 @@ def _check_datasources(rendered: Rendered) -> list[Problem]:
                 is_expression = node.get("model", {}).get("type") in ("math", "reduce", "threshold", "resample")
                 if uid == EXPRESSION_UID and is_expression:
                     continue
-                if uid not in DATASOURCE_UIDS:
-                    problems.append(Problem(f"{where}, query {node.get('refId')}", _unknown(uid)))
+                if uid not in known:
+                    problems.append(Problem(f"{where}, query {node.get('refId')}", _unknown(uid, known)))
     return problems
 
 
-def _unknown(uid: Any) -> str:
-    return f"datasource {uid!r} is not one provisioning creates ({', '.join(sorted(DATASOURCE_UIDS))})"
+def _unknown(uid: Any, known: set[str]) -> str:
+    return f"datasource {uid!r} is not one provisioning creates ({', '.join(sorted(known))})"
 
 
 def _check_dashboard_links(rendered: Rendered) -> list[Problem]:
@@ -386,7 +399,8 @@ def _string_end(text: str, pos: int) -> int:
 
 
 def _queries(rendered: Rendered) -> Iterator[Query]:
-    languages = {"prometheus": "promql", "loki": "logql"}
+    by_type = {"prometheus": "promql", "loki": "logql"}
+    languages = {uid: by_type[kind] for uid, kind in _datasource_types(rendered).items() if kind in by_type}
     for file_name, dashboard in sorted(rendered.dashboards.items()):
         where = _dashboard_where(file_name, dashboard)
         variables = frozenset(v.get("name", "") for v in dashboard.get("templating", {}).get("list", []))

@@ -320,3 +320,23 @@ def test_ruler_rules_go_to_the_tenant_of_what_they_query(tmp_path):
         "sec": ["A"], "app": ["B"]}
     assert split["sec"]["groups"][0]["name"] == "tracklog-security"
     assert split_rules({"groups": []}, loki) == {"app": {"groups": []}}
+
+
+def test_the_shipped_bundle_renders_with_tenants_and_passes_the_static_checks(tmp_path):
+    from provisioning import render as render_module
+    from provisioning import validate as validate_module
+
+    shipped = (Path(__file__).resolve().parents[2] / "tracklog.yaml").read_text(encoding="utf-8")
+    tenants = '    tenant: platform\n    tenants: { security: security-logs }'
+    with_tenants = shipped.replace('    tenant: ""', tenants, 1)
+    assert with_tenants != shipped
+    (tmp_path / "tracklog.yaml").write_text(with_tenants, encoding="utf-8")
+    cfg = config_module.load(tmp_path / "tracklog.yaml")
+    rendered = render_module.render(cfg, tmp_path / "build")
+    uids = [ds["uid"] for ds in rendered.provisioning["datasources"]["datasources"]]
+    assert "loki-security-logs" in uids
+    security = rendered.dashboards["security.json"]
+    assert any(ref == "loki-security-logs" for _, ref in validate_module._datasource_refs(security))
+    assert validate_module._check_datasources(rendered) == []
+    languages = {q.where: q.language for q in validate_module._queries(rendered)}
+    assert any("Security" in where and lang == "logql" for where, lang in languages.items())
