@@ -76,8 +76,9 @@ local datasources(c) =
     ],
   };
 
-// Grafana's folders: the main one (dashboards and alert rules) and the security dashboards' one, which
-// `tracklog apply` opens to grafana.security_team only (file provisioning cannot set permissions).
+// Grafana's folders: the main one (dashboards and alert rules) and the security one (the security dashboards
+// and alert rules), which `tracklog apply` opens to grafana.security_team only (file provisioning cannot set
+// permissions).
 local folders(c) = [
   { uid: c.grafana.folder_uid, title: c.grafana.folder },
   { uid: c.grafana.security_folder_uid, title: c.grafana.security_folder }

@@ -67,15 +67,16 @@ local kebab(name) = std.asciiLower(std.join('', [
     annotations: $.annotations(c, r),
   },
 
-  // A rule in the shape of Grafana's alerting provisioning API (POST /api/v1/provisioning/alert-rules).
-  grafanaRule(c, group, r)::
+  // A rule in the shape of Grafana's alerting provisioning API (POST /api/v1/provisioning/alert-rules),
+  // in group `group` of the folder `folder` (the group's folder: alerts.libsonnet, `folderUid`).
+  grafanaRule(c, group, r, folder=c.grafana.folder_uid)::
     local ds = c.datasources[r.datasource];
     local expression = { type: '__expr__', uid: '__expr__' };
     {
-      uid: c.uid(r.key),
+      uid: c.uid(r.key),  // its prefix (uidPrefix, 'tl-') is how apply tells tracklog's rule groups in Grafana
       title: r.title,
       ruleGroup: group,
-      folderUID: c.grafana.folder_uid,
+      folderUID: folder,
       condition: 'B',
       data: [
         {

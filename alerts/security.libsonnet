@@ -13,6 +13,7 @@ local rule = import 'rule.libsonnet';
   alertGroups+:: {
     'tracklog-security': {
       datasource: 'loki',
+      folderUid: c.grafana.security_folder_uid,  // with the security dashboards, open to security_team only
       rules: [
         rule.new(c,
                  'RepeatedFailedLogins',

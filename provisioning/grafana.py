@@ -2,9 +2,10 @@
 
 Managed objects carry a marker so that apply can prune what Git removed and leave everything else alone:
 dashboards the tag ``tracklog`` (in tracklog's folders), contact points a uid starting ``tl-``, notification
-template groups a name starting ``tracklog``, rule groups tracklog's folder. The notification policy tree is one
-object in Grafana and is managed whole, as Terraform does; so is a folder's permission list, which Grafana only
-replaces whole (POST /api/folders/{uid}/permissions).
+template groups a name starting ``tracklog``, rule groups a rule whose uid starts ``tl-`` (in tracklog's folders).
+The notification policy tree is one object in Grafana and is managed whole, as Terraform does; so is a folder's
+permission list, which Grafana only replaces whole (POST /api/folders/{uid}/permissions), and so is a rule group,
+which PUT /api/v1/provisioning/folder/{folder}/rule-groups/{title} replaces whole.
 """
 
 from __future__ import annotations
@@ -27,8 +28,14 @@ from provisioning.secrets import hide_secrets
 KIND_ORDER = ("grafana-folder", "grafana-folder-permissions", "grafana-datasource", "grafana-dashboard",
               "grafana-template", "grafana-contact-point", "grafana-mute-timing", "grafana-policy",
               "grafana-rule-group")
+# A rule group that moves to another folder is deleted in the old one first: Grafana's PUT of the new group would
+# take the rules over by their uids (unique in the org), and deleting the old group after it would delete them.
+DELETE_FIRST = ("grafana-rule-group",)
 MARKER_TAG = "tracklog"
 CONTACT_PREFIX = "tl-"
+# The marker of tracklog's alert rules: c.uid() (dashboards/lib/config.libsonnet, uidPrefix) gives every rule uid
+# it; the group titles are not a marker, as nothing makes a group's name start with "tracklog-".
+RULE_PREFIX = "tl-"
 TEMPLATE_PREFIX = "tracklog"  # template groups are named, not tagged: the name is the marker
 # Where each contact point type takes the title and the message (tracklog.yaml: `templates: {title, message}`).
 TEMPLATE_FIELDS = {"webhook": {"title": "title", "message": "message"},
@@ -49,6 +56,7 @@ class GrafanaError(TracklogError):
 class GrafanaTarget:
     name = "grafana"
     KIND_ORDER = KIND_ORDER
+    DELETE_FIRST = DELETE_FIRST
 
     display = staticmethod(hide_secrets)  # plans show secret fields as fingerprints
 
@@ -89,7 +97,9 @@ class GrafanaTarget:
             out.append(Resource("grafana-mute-timing", mute["name"], mute["name"], _mute_body(mute)))
         out.append(Resource("grafana-policy", "policy-tree", "notification policy tree", self._policy_tree()))
         for group in self.rendered.grafana_alerts:
-            out.append(Resource("grafana-rule-group", group["title"], group["title"], _group_body(group)))
+            folder_uid = group.get("folderUID") or self.folder_uid
+            out.append(Resource("grafana-rule-group", _group_uid(folder_uid, group["title"]), group["title"],
+                                _group_body(group, folder_uid)))
         return out
 
     def _contact_point(self, point: dict[str, Any]) -> dict[str, Any]:
@@ -171,11 +181,27 @@ class GrafanaTarget:
                           self.api.alertingprovisioning.get_notification_policy_tree)
         if tree:
             out.append(Resource("grafana-policy", "policy-tree", "notification policy tree", _policy_body(tree)))
-        for group in self.rendered.grafana_alerts:
-            found = self._call(f"GET rule group {group['title']}", self.api.alertingprovisioning.get_rule_group,
-                               self.folder_uid, group["title"], missing_ok=True)
+        out.extend(self._live_rule_groups(folder_uids))
+        return out
+
+    def _live_rule_groups(self, folder_uids: set[str]) -> list[Resource]:
+        """Every rule group in tracklog's folders holding a rule of tracklog's, also those Git no longer has.
+
+        The list of all rules names each one's folder and group but not the group's interval, so each group found
+        is read whole. A group holding one of tracklog's rules is tracklog's whole, as a PUT replaces it whole.
+        """
+        prov = self.api.alertingprovisioning
+        groups = set()
+        for rule in self._call("GET /api/v1/provisioning/alert-rules", prov.get_alertrules_all) or []:
+            if rule.get("folderUID") in folder_uids and str(rule.get("uid", "")).startswith(RULE_PREFIX):
+                groups.add((rule["folderUID"], rule["ruleGroup"]))
+        out = []
+        for folder_uid, title in sorted(groups):
+            found = self._call(f"GET /api/v1/provisioning/folder/{folder_uid}/rule-groups/{title}",
+                               prov.get_rule_group, folder_uid, title, missing_ok=True)
             if found:
-                out.append(Resource("grafana-rule-group", group["title"], group["title"], _group_body(found)))
+                out.append(Resource("grafana-rule-group", _group_uid(folder_uid, title), title,
+                                    _group_body(found, folder_uid)))
         return out
 
     # -- apply ------------------------------------------------------------------------------------------
@@ -237,8 +263,9 @@ class GrafanaTarget:
         elif r.kind == "grafana-policy":
             self._call("PUT policy tree", prov.set_notification_policy_tree, body, disable_provenance=not lock)
         elif r.kind == "grafana-rule-group":
-            self._call("PUT rule group", prov.update_rule_group, self.folder_uid, r.uid,
-                       {**body, "folderUid": self.folder_uid}, disable_provenance=not lock)
+            folder_uid, title = body["folderUid"], body["title"]
+            self._call(f"PUT /api/v1/provisioning/folder/{folder_uid}/rule-groups/{title}", prov.update_rule_group,
+                       folder_uid, title, body, disable_provenance=not lock)
 
     def check(self) -> list[str]:
         """Problems found before anything is written: every team a folder is opened to must exist in Grafana."""
@@ -360,9 +387,14 @@ def _datasource_body(ds: dict[str, Any]) -> dict[str, Any]:
     return {k: ds[k] for k in keep if ds.get(k) not in (None, "", False, {})}
 
 
-def _group_body(group: dict[str, Any]) -> dict[str, Any]:
+def _group_uid(folder_uid: str, title: str) -> str:
+    """A rule group's resource uid: its title is unique per folder only, and folder uids hold no '/'."""
+    return f"{folder_uid}/{title}"
+
+
+def _group_body(group: dict[str, Any], folder_uid: str) -> dict[str, Any]:
     rules = [{k: v for k, v in rule.items() if k not in _RULE_NOISE} for rule in group.get("rules", [])]
-    return {"title": group["title"], "interval": group.get("interval"), "rules": rules}
+    return {"folderUid": folder_uid, "title": group["title"], "interval": group.get("interval"), "rules": rules}
 
 
 def _mute_body(mute: dict[str, Any]) -> dict[str, Any]:

@@ -115,9 +115,16 @@ class Plan:
             raise UnsafePlan(deletes, self.managed, max_delete_share)
 
 
-def make_plan(desired: Iterable[Resource], live: Iterable[Resource], kind_order: Iterable[str]) -> Plan:
-    """Diff desired against live; creates and updates in kind order, deletes after them in reverse order."""
+def make_plan(desired: Iterable[Resource], live: Iterable[Resource], kind_order: Iterable[str],
+              delete_first: Iterable[str] = ()) -> Plan:
+    """Diff desired against live; creates and updates in kind order, deletes after them in reverse order.
+
+    Deletes of the kinds in ``delete_first`` come instead right before the creates and updates of their kind: an
+    object that moves to a new key (a rule group to another folder) is gone from the old one before it is written
+    to the new one, as parts of it are unique across keys (a rule's uid in the whole Grafana org).
+    """
     order = {kind: i for i, kind in enumerate(kind_order)}
+    first = set(delete_first)
     want = {r.key: r for r in desired}
     have = {r.key: r for r in live}
     upserts = []
@@ -127,9 +134,12 @@ def make_plan(desired: Iterable[Resource], live: Iterable[Resource], kind_order:
         elif _canonical(have[key].body) != _canonical(resource.body):
             upserts.append(Change(UPDATE, resource, have[key]))
     deletes = [Change(DELETE, None, r) for key, r in have.items() if key not in want]
-    upserts.sort(key=lambda c: (order.get(c.resource.kind, 99), c.resource.uid))
-    deletes.sort(key=lambda c: (-order.get(c.resource.kind, 99), c.resource.uid))
-    return Plan(upserts + deletes, managed=len(have))
+    early = [c for c in deletes if c.resource.kind in first]
+    late = [c for c in deletes if c.resource.kind not in first]
+    writes = sorted(upserts + early, key=lambda c: (order.get(c.resource.kind, 99), c.action != DELETE,
+                                                    c.resource.uid))
+    late.sort(key=lambda c: (-order.get(c.resource.kind, 99), c.resource.uid))
+    return Plan(writes + late, managed=len(have))
 
 
 def _canonical(body: Any) -> str:

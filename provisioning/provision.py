@@ -67,7 +67,8 @@ def plan(config: Config, out_dir: str | None = None, engine: str = "auto") -> Pl
         raise ValidationFailed(problems)
     plans = []
     for target in targets:
-        one = make_plan(target.desired(), target.live(), getattr(target, "KIND_ORDER", STACK_KINDS))
+        one = make_plan(target.desired(), target.live(), getattr(target, "KIND_ORDER", STACK_KINDS),
+                        getattr(target, "DELETE_FIRST", ()))
         one.warnings = list(getattr(target, "warnings", []))
         secrets = getattr(getattr(target, "am", None), "secrets", None)
         if secrets is not None:

@@ -25,7 +25,7 @@ import requests
 import yaml
 
 from provisioning.config import Config
-from provisioning.grafana import PERMISSION_LEVELS, TEMPLATE_FIELDS, TEMPLATE_PREFIX
+from provisioning.grafana import PERMISSION_LEVELS, RULE_PREFIX, TEMPLATE_FIELDS, TEMPLATE_PREFIX
 from provisioning.render import Rendered
 
 DATASOURCE_UIDS = frozenset({"loki", "prometheus", "alertmanager"})
@@ -122,6 +122,9 @@ def _check_uids(rendered: Rendered) -> list[Problem]:
                 problems.append(Problem(where, f"uid {uid!r} may hold only letters, digits, '-' and '_'"))
             if uid in seen:
                 problems.append(Problem(where, f"uid {uid!r} is also the uid of {seen[uid]}"))
+            if kind == "alert rule" and not uid.startswith(RULE_PREFIX):
+                problems.append(Problem(where, f"uid {uid!r} does not start with {RULE_PREFIX!r}, the marker by which "
+                                               "apply finds tracklog's rule groups in Grafana (and prunes them)"))
             seen.setdefault(uid, where)
     titles: dict[str, str] = {}
     for file_name, dashboard in sorted(rendered.dashboards.items()):
@@ -239,6 +242,11 @@ def _check_folders(config: Config, rendered: Rendered) -> list[Problem]:
             problems.append(Problem(_dashboard_where(file_name, rendered.dashboards.get(file_name, {})),
                                     f"goes to folder {folder_uid!r}, which is not one provisioning creates "
                                     f"({', '.join(sorted(seen))})"))
+    for group in rendered.grafana_alerts:
+        if group.get("folderUID") not in seen:
+            problems.append(Problem(f"alert rule group {group.get('title')!r}",
+                                    f"goes to folder {group.get('folderUID')!r}, which is not one provisioning "
+                                    f"creates ({', '.join(sorted(seen))})"))
     return problems
 
 

@@ -84,8 +84,8 @@ local unitSeconds = { s: 1, m: 60, h: 3600, d: 86400, w: 7 * 86400, y: 365 * 864
       // The team label of security alerts, and the Grafana team the security folder is open to
       // (empty: the security folder keeps Grafana's default permissions).
       security_team: 'security',
-      // The folder of the security dashboards. A top-level folder, not one inside `folder`: a nested
-      // folder inherits its parent's Viewer and Editor access, which cannot be taken away there.
+      // The folder of the security dashboards and alert rules. A top-level folder, not one inside `folder`:
+      // a nested folder inherits its parent's Viewer and Editor access, which cannot be taken away there.
       security_folder: 'Delivery tracking / Security',
       security_folder_uid: 'tracklog-security',
       // What security_team may do there: 'View' or 'Edit'. Nobody else but Grafana's admins sees it.

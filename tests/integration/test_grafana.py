@@ -111,7 +111,7 @@ def test_apply_round_trip_prune_and_panels_return_data(stack, tmp_path, grafana_
     fewer = dict(rendered.dashboards)
     removed = fewer.pop("troubleshooting.json")
     pruning = GrafanaTarget(cfg, type(rendered)(**{**rendered.__dict__, "dashboards": fewer}))
-    prune_plan = make_plan(pruning.desired(), pruning.live(), pruning.KIND_ORDER)
+    prune_plan = make_plan(pruning.desired(), pruning.live(), pruning.KIND_ORDER, pruning.DELETE_FIRST)
     assert [(c.action, c.resource.uid) for c in prune_plan.changes] == [("delete", removed["uid"])]
     for change in prune_plan.changes:
         pruning.apply(change)
@@ -132,6 +132,31 @@ def test_apply_round_trip_prune_and_panels_return_data(stack, tmp_path, grafana_
     assert "made-by-hand-test" in names
     assert not names & {group["name"] for group in rendered.templates}
     grafana_http.delete(f"{GRAFANA}/api/v1/provisioning/templates/made-by-hand-test", timeout=10)
+
+    # The security alert rules sit in the security folder; a rule group removed from Git is pruned, a hand-made
+    # group in tracklog's folder is left alone.
+    groups = f"{GRAFANA}/api/v1/provisioning/folder/{{}}/rule-groups/{{}}"
+    assert grafana_http.get(groups.format(security_uid, "tracklog-security"), timeout=10).status_code == 200
+    main_uid = target.folder_uid
+    query = {"refId": "A", "datasourceUid": "prometheus", "relativeTimeRange": {"from": 600, "to": 0},
+             "model": {"refId": "A", "expr": "vector(1)", "instant": True}}
+    hand_made_rule = {"uid": "made-by-hand-test", "title": "Made by hand", "folderUID": main_uid,
+                      "ruleGroup": "made-by-hand-test", "condition": "A", "data": [query], "noDataState": "OK",
+                      "execErrState": "Error", "for": "5m"}
+    hand_made_group = grafana_http.put(groups.format(main_uid, "made-by-hand-test"), timeout=10, json={
+        "title": "made-by-hand-test", "folderUid": main_uid, "interval": 60, "rules": [hand_made_rule]})
+    assert hand_made_group.status_code == 200, hand_made_group.text
+    no_pipeline = GrafanaTarget(cfg, type(rendered)(**{**rendered.__dict__, "grafana_alerts": [
+        g for g in rendered.grafana_alerts if g["title"] != "tracklog-pipeline"]}))
+    group_plan = make_plan(no_pipeline.desired(), no_pipeline.live(), no_pipeline.KIND_ORDER, no_pipeline.DELETE_FIRST)
+    group_changes = [c for c in group_plan.changes if c.resource.kind == "grafana-rule-group"]
+    assert [(c.action, c.resource.uid) for c in group_changes] == [("delete", f"{main_uid}/tracklog-pipeline")]
+    for change in group_changes:
+        no_pipeline.apply(change)
+    assert grafana_http.get(groups.format(main_uid, "tracklog-pipeline"), timeout=10).status_code == 404
+    assert grafana_http.get(groups.format(main_uid, "made-by-hand-test"), timeout=10).status_code == 200
+    assert grafana_http.get(groups.format(security_uid, "tracklog-security"), timeout=10).status_code == 200
+    grafana_http.delete(f"{GRAFANA}/api/v1/provisioning/alert-rules/made-by-hand-test", timeout=10)
 
 
 @needs_grafana

@@ -4,8 +4,11 @@ It exists only to test tracklog's own logic (plan, order, prune, folder permissi
 can run on our machines (see README), and tests/integration/test_grafana.py runs the same paths against a real one.
 Where Grafana changes what it is given, the fake does the same, so that a test comparing a plan after an apply
 fails the way a real round trip would: a new folder gets Grafana's default permissions (its creator Admin, the
-Editor and Viewer roles Edit and View), a template's text is stored trimmed, and a permission list is replaced
-whole and refused for an unknown team or the Admin role.
+Editor and Viewer roles Edit and View), a template's text is stored trimmed, a permission list is replaced
+whole and refused for an unknown team or the Admin role, and alert rules are one store keyed by uid (unique in the
+org), grouped by folder and group: a PUT replaces a group whole and takes over a rule of another group or folder
+by its uid (Grafana moves it: pkg/services/ngalert/store/deltas.go, CalculateChanges), a group lives as long as it
+has rules, and deleting a rule by uid is idempotent.
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ class FakeGrafana:
         self.contact_points: dict[str, dict] = {}
         self.templates: dict[str, dict] = {}
         self.mutes: dict[str, dict] = {}
-        self.groups: dict[tuple[str, str], dict] = {}
+        self.rules: dict[str, dict] = {}  # rule uid -> the rule as Grafana answers it, with folderUID and ruleGroup
+        self.intervals: dict[tuple[str, str], int] = {}  # (folder uid, group title) -> the group's interval
         self.tree: dict = {"receiver": "grafana-default-email", "group_by": ["grafana_folder"], "routes": []}
         self.messages: list[str] = []
         self.writes: list[str] = []  # every call that changes something, in order
@@ -86,12 +90,10 @@ class FakeGrafana:
             get_notification_policy_tree=lambda: self.tree,
             set_notification_policy_tree=lambda tree, disable_provenance=False: self._write(
                 "set policy tree", lambda: setattr(self, "tree", tree)),
-            get_rule_group=lambda folder, group: self._get(self.groups, (folder, group)),
-            update_rule_group=lambda folder, group, body, disable_provenance=False: self._write(
-                f"update rule group {group}", lambda: self.groups.__setitem__(
-                    (folder, group), {**body, "rules": [dict(r, id=7, updated="now", provenance="api")
-                                                        for r in body["rules"]]})),
-            delete_alertrule=lambda uid: self._write(f"delete alert rule {uid}", lambda: None))
+            get_alertrules_all=lambda: [dict(rule) for rule in self.rules.values()],
+            get_rule_group=self._get_rule_group,
+            update_rule_group=self._put_rule_group,
+            delete_alertrule=lambda uid: self._write(f"delete alert rule {uid}", lambda: self.rules.pop(uid, None)))
 
     def _write(self, what: str, change: object) -> object:
         self.writes.append(what)
@@ -164,6 +166,39 @@ class FakeGrafana:
         self._write(f"save dashboard {dashboard['uid']} in {payload['folderUid']}", lambda: self.dashboards.__setitem__(
             dashboard["uid"], {"dashboard": dashboard, "folderUid": payload["folderUid"]}))
         self.messages.append(payload["message"])
+
+    # -- alert rules ----------------------------------------------------------------------------------------
+
+    def group(self, folder: str, title: str) -> list[str]:
+        """The uids of a group's rules, in the group's order."""
+        return [uid for uid, rule in self.rules.items() if (rule["folderUID"], rule["ruleGroup"]) == (folder, title)]
+
+    def _get_rule_group(self, folder: str, title: str) -> dict:
+        uids = self.group(folder, title)
+        if not uids:
+            raise _not_found("rule group not found")
+        return {"title": title, "folderUid": folder, "interval": self.intervals[(folder, title)],
+                "rules": [dict(self.rules[uid]) for uid in uids]}
+
+    def _put_rule_group(self, folder: str, title: str, body: dict, disable_provenance: bool = False) -> dict:
+        if not body.get("interval"):
+            raise _bad_request("the group needs an interval")
+        uids = [rule.get("uid") for rule in body["rules"]]
+        if not all(uids) or len(set(uids)) != len(uids):
+            raise _bad_request("every rule needs a uid of its own")  # Grafana would make one: tracklog always sets it
+
+        def replace() -> None:
+            for uid in self.group(folder, title):
+                if uid not in uids:
+                    del self.rules[uid]
+            for rule in body["rules"]:
+                self.rules.pop(rule["uid"], None)  # a rule of another group or folder moves here
+                self.rules[rule["uid"]] = dict(rule, id=7, orgID=1, folderUID=folder, ruleGroup=title,
+                                               updated="now", provenance="" if disable_provenance else "api")
+            self.intervals[(folder, title)] = body["interval"]
+
+        self._write(f"put rule group {folder}/{title}", replace)
+        return body
 
     # -- notification templates -----------------------------------------------------------------------------
 

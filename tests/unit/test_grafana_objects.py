@@ -1,8 +1,10 @@
-"""Grafana's notification templates, the security folder's permissions and dashboards per folder: render -> plan ->
-apply -> plan against the in-memory fake (tests/unit/fake_grafana.py), and the static checks `validate` makes."""
+"""Grafana's notification templates, the security folder's permissions, dashboards and alert rule groups per folder:
+render -> plan -> apply -> plan against the in-memory fake (tests/unit/fake_grafana.py), and the static checks
+`validate` makes."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 from pathlib import Path
@@ -11,9 +13,9 @@ import pytest
 
 from provisioning import config, provision
 from provisioning.grafana import GrafanaError, GrafanaTarget
-from provisioning.plan import CREATE, DELETE, UPDATE, make_plan
+from provisioning.plan import CREATE, DELETE, UPDATE, Plan, make_plan
 from provisioning.render import Rendered, render
-from provisioning.validate import _check_folders, _check_templates, parse_template
+from provisioning.validate import _check_folders, _check_templates, _check_uids, parse_template
 from tests.unit.fake_grafana import FakeGrafana
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,8 +41,13 @@ def _config_with(tmp_path: Path, pattern: str, replacement: str) -> config.Confi
     return config.load(path)
 
 
+def _plan(target: GrafanaTarget) -> Plan:
+    """The plan as `tracklog plan` makes it (provision.plan): the target's kind order and its delete-first kinds."""
+    return make_plan(target.desired(), target.live(), target.KIND_ORDER, target.DELETE_FIRST)
+
+
 def _apply_all(target: GrafanaTarget) -> list[tuple[str, str, str]]:
-    plan = make_plan(target.desired(), target.live(), target.KIND_ORDER)
+    plan = _plan(target)
     for change in plan.changes:
         target.apply(change)
     return [(c.action, c.resource.kind, c.resource.uid) for c in plan.changes]
@@ -201,6 +208,128 @@ def test_without_a_security_team_the_folder_keeps_grafanas_permissions(tmp_path)
     changes = _apply_all(target)
     assert not [c for c in changes if c[1] == "grafana-folder-permissions"]
     assert {"role": "Viewer", "permission": 1} in fake.acl["tracklog-security"]
+
+
+# --- Grafana-managed alert rule groups --------------------------------------------------------------------
+
+SECURITY_RULES = ["tl-repeated-failed-logins", "tl-login-from-unexpected-country", "tl-admin-permission-changed"]
+
+
+def _in_folder(rendered: Rendered, title: str, folder: str) -> Rendered:
+    """The rendering with rule group `title` in `folder` instead, as an earlier release rendered it."""
+    groups = copy.deepcopy(rendered.grafana_alerts)
+    for group in groups:
+        if group["title"] == title:
+            group["folderUID"] = folder
+            for rule in group["rules"]:
+                rule["folderUID"] = folder
+    return dataclasses.replace(rendered, grafana_alerts=groups)
+
+
+def _hand_made_rule(uid: str, title: str) -> dict:
+    return {"uid": uid, "title": title, "condition": "A", "noDataState": "OK", "execErrState": "Error", "for": "5m",
+            "data": [{"refId": "A", "datasourceUid": "prometheus", "relativeTimeRange": {"from": 600, "to": 0},
+                      "model": {"refId": "A", "expr": "vector(1)"}}]}
+
+
+def test_the_security_rule_group_is_written_to_the_security_folder_after_its_permissions(rendered, cfg):
+    fake = FakeGrafana(teams={"security": SECURITY_TEAM_ID})
+    target = GrafanaTarget(cfg, rendered, api=fake)
+    changes = _apply_all(target)
+
+    assert [(a, uid) for a, kind, uid in changes if kind == "grafana-rule-group"] == [
+        (CREATE, "tracklog-security/tracklog-security"), (CREATE, "tracklog/tracklog-api"),
+        (CREATE, "tracklog/tracklog-pipeline")]
+    assert fake.group("tracklog-security", "tracklog-security") == SECURITY_RULES
+    assert fake.group("tracklog", "tracklog-security") == []
+    # Never visible to every Viewer: the folder is restricted before the rules land in it.
+    assert fake.writes.index("set permissions tracklog-security") < fake.writes.index(
+        "put rule group tracklog-security/tracklog-security")
+    assert {rule["folderUID"] for uid, rule in fake.rules.items() if uid not in SECURITY_RULES} == {"tracklog"}
+    assert _plan(target).changes == []
+
+
+def test_a_rule_group_removed_from_git_is_pruned_leaving_hand_made_groups_and_other_folders(rendered, cfg):
+    fake = FakeGrafana(teams={"security": SECURITY_TEAM_ID})
+    _apply_all(GrafanaTarget(cfg, rendered, api=fake))
+    prov = fake.alertingprovisioning
+    # Made by hand: a group in tracklog's folder (Grafana's own uids), and one in a folder of someone else's that
+    # even carries tracklog's uid prefix (copied from one of ours, say).
+    prov.update_rule_group("tracklog", "made-by-hand", {"interval": 60, "rules": [_hand_made_rule("adx7k2", "Mine")]})
+    fake.folder.create_folder("Another team", uid="another-team")
+    prov.update_rule_group("another-team", "tracklog-pipeline", {
+        "interval": 60, "rules": [_hand_made_rule("tl-copied-by-hand", "Copied")]})
+    pipeline = fake.group("tracklog", "tracklog-pipeline")
+    assert pipeline
+
+    fewer = dataclasses.replace(rendered, grafana_alerts=[
+        g for g in rendered.grafana_alerts if g["title"] != "tracklog-pipeline"])
+    target = GrafanaTarget(cfg, fewer, api=fake)
+    plan = _plan(target)
+    assert [(c.action, c.resource.kind, c.resource.uid) for c in plan.changes] == [
+        (DELETE, "grafana-rule-group", "tracklog/tracklog-pipeline")]
+    assert "- delete grafana-rule-group tracklog/tracklog-pipeline (tracklog-pipeline)" in plan.text()
+    for change in plan.changes:
+        target.apply(change)
+
+    assert fake.group("tracklog", "tracklog-pipeline") == []
+    assert not set(pipeline) & set(fake.rules)
+    assert fake.group("tracklog", "made-by-hand") == ["adx7k2"]
+    assert fake.group("another-team", "tracklog-pipeline") == ["tl-copied-by-hand"]
+    assert fake.group("tracklog-security", "tracklog-security") == SECURITY_RULES
+    assert fake.group("tracklog", "tracklog-api")
+    assert _plan(target).changes == []
+
+
+def test_a_rule_group_moving_folders_is_deleted_in_the_old_one_before_it_is_created_in_the_new_one(rendered, cfg):
+    fake = FakeGrafana(teams={"security": SECURITY_TEAM_ID})
+    _apply_all(GrafanaTarget(cfg, _in_folder(rendered, "tracklog-security", "tracklog"), api=fake))
+    assert fake.group("tracklog", "tracklog-security") == SECURITY_RULES  # where the security alerts used to be
+
+    target = GrafanaTarget(cfg, rendered, api=fake)
+    plan = _plan(target)
+    assert [(c.action, c.resource.kind, c.resource.uid) for c in plan.changes] == [
+        (DELETE, "grafana-rule-group", "tracklog/tracklog-security"),
+        (CREATE, "grafana-rule-group", "tracklog-security/tracklog-security")]
+    lines = plan.text().splitlines()
+    assert {"- delete grafana-rule-group tracklog/tracklog-security (tracklog-security)",
+            "    -folderUid: tracklog",
+            "+ create grafana-rule-group tracklog-security/tracklog-security (tracklog-security)",
+            "    +folderUid: tracklog-security"} <= set(lines), lines
+    for change in plan.changes:
+        target.apply(change)
+
+    assert fake.group("tracklog-security", "tracklog-security") == SECURITY_RULES
+    assert fake.group("tracklog", "tracklog-security") == []
+    assert fake.writes.index(f"delete alert rule {SECURITY_RULES[-1]}") < fake.writes.index(
+        "put rule group tracklog-security/tracklog-security")
+    assert _plan(target).changes == []
+
+
+def test_creating_the_moved_group_first_would_lose_its_rules(rendered, cfg):
+    """Why rule groups are deleted first: Grafana's PUT takes the rules over by uid, the old group's delete after it
+    deletes them by uid again, and the security alerts would be gone from both folders."""
+    fake = FakeGrafana(teams={"security": SECURITY_TEAM_ID})
+    _apply_all(GrafanaTarget(cfg, _in_folder(rendered, "tracklog-security", "tracklog"), api=fake))
+    target = GrafanaTarget(cfg, rendered, api=fake)
+    creates_first = make_plan(target.desired(), target.live(), target.KIND_ORDER)
+    assert [c.action for c in creates_first.changes] == [CREATE, DELETE]
+    for change in creates_first.changes:
+        target.apply(change)
+    assert not set(SECURITY_RULES) & set(fake.rules)
+
+
+def test_rule_uids_must_carry_the_prune_marker_and_groups_a_rendered_folder(rendered, cfg):
+    assert _check_uids(rendered) == []
+    groups = copy.deepcopy(rendered.grafana_alerts)
+    groups[0]["rules"][0]["uid"] = "xx-" + groups[0]["rules"][0]["uid"]
+    groups[1]["folderUID"] = "nowhere"
+    broken = dataclasses.replace(rendered, grafana_alerts=groups)
+    assert any("does not start with 'tl-'" in str(p) for p in _check_uids(broken))
+    problems = [str(p) for p in _check_folders(cfg, broken)]
+    assert len(problems) == 1
+    assert f"alert rule group {groups[1]['title']!r}" in problems[0]
+    assert "goes to folder 'nowhere'" in problems[0]
 
 
 # --- validate: static checks -----------------------------------------------------------------------------

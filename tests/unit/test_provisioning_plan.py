@@ -29,6 +29,15 @@ def test_plan_orders_creates_by_kind_and_deletes_last_in_reverse():
         (CREATE, "a", "1"), (UPDATE, "a", "2"), (CREATE, "b", "1"), (DELETE, "b", "9"), (DELETE, "a", "9")]
 
 
+def test_deletes_of_a_delete_first_kind_come_right_before_the_creates_of_their_kind():
+    desired = [Resource("a", "1", "a1", {}), Resource("b", "new/1", "b1", {}), Resource("c", "1", "c1", {})]
+    live = [Resource("a", "9", "gone", {}), Resource("b", "old/1", "b1", {}), Resource("c", "9", "gone", {})]
+    plan = make_plan(desired, live, ["a", "b", "c"], delete_first=["b"])
+    assert [(c.action, c.resource.kind, c.resource.uid) for c in plan.changes] == [
+        (CREATE, "a", "1"), (DELETE, "b", "old/1"), (CREATE, "b", "new/1"), (CREATE, "c", "1"), (DELETE, "c", "9"),
+        (DELETE, "a", "9")]
+
+
 def test_no_changes_when_bodies_are_equal_in_any_key_order():
     plan = make_plan([Resource("a", "1", "t", {"x": 1, "y": [1, 2]})], [Resource("a", "1", "t", {"y": [1, 2], "x": 1})],
                      ["a"])

@@ -97,10 +97,13 @@ def test_alert_rules_carry_severity_team_runbook_and_dashboard(rendered: Rendere
         assert rule["annotations"]["summary"]
         assert rule["annotations"]["description"]
         assert rule["annotations"]["dashboard_url"].rsplit("/", 1)[1] in dashboard_uids
+    # The security alerts sit with the security dashboards, in the folder only the security team sees.
+    assert {g["title"]: g["folderUID"] for g in rendered.grafana_alerts} == {
+        "tracklog-api": "tracklog", "tracklog-pipeline": "tracklog", "tracklog-security": "tracklog-security"}
     for group in rendered.grafana_alerts:
-        assert group["folderUID"] == "tracklog"
         assert group["interval"] == 60
         for rule in group["rules"]:
+            assert (rule["folderUID"], rule["ruleGroup"]) == (group["folderUID"], group["title"])
             assert rule["condition"] == "B"
             assert [d["refId"] for d in rule["data"]] == ["A", "B"]
             assert rule["data"][0]["datasourceUid"] in DATASOURCES
