@@ -153,7 +153,22 @@ class Redactor:
 
     def redact_in_place(self, event: dict[str, Any]) -> dict[str, Any]:
         """Redact a top-level event the caller built and owns (the formatter's): no copy of its own keys."""
-        return self._fields_into(event, event, 0)
+        kinds = self._key_kinds
+        for key in event.keys() - self.safe_fields:  # most of a record is safe: skip it without a Python loop
+            val = event[key]
+            kind = kinds.get(key)
+            if kind is None:
+                kind = self._key_kind(key, 0)
+                if len(kinds) < _CACHE_LIMIT:
+                    kinds[key] = kind
+            if kind == _MASK:
+                if val not in (None, ""):
+                    event[key] = MASK
+            elif isinstance(val, str):
+                event[key] = self.text(val)
+            elif not isinstance(val, int | float | None):
+                event[key] = self.value(val)
+        return event
 
     def _fields_into(self, out: dict[str, Any], event: dict[str, Any], depth: int) -> dict[str, Any]:
         kinds = self._key_kinds

@@ -133,6 +133,17 @@ def test_redaction_masks_known_field_names_recursively():
     assert out == {"user": {"password": "[REDACTED]", "name": "n"}, "headers": [{"Authorization": "[REDACTED]"}]}
 
 
+def test_the_formatter_masks_top_level_secrets_and_keeps_empty_ones_empty():
+    event = JsonFormatter(service="s").event(_record(extra={
+        "password": "hunter2", "api_key": None, "user.email": "ann@example.com", "attempts": 3,
+        "headers": {"Authorization": "Bearer abcdefghijk"}, "note": "",
+    }))
+    assert event["password"] == "[REDACTED]"
+    assert event["api_key"] is None and event["note"] == "" and event["attempts"] == 3
+    assert event["user.email"] == "[REDACTED:email]"
+    assert event["headers"] == {"Authorization": "[REDACTED]"}
+
+
 def test_luhn():
     assert luhn_valid("4539148803436467")
     assert not luhn_valid("4539148803436468")
