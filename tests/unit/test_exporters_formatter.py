@@ -139,7 +139,9 @@ def test_the_formatter_masks_top_level_secrets_and_keeps_empty_ones_empty():
         "headers": {"Authorization": "Bearer abcdefghijk"}, "note": "",
     }))
     assert event["password"] == "[REDACTED]"
-    assert event["api_key"] is None and event["note"] == "" and event["attempts"] == 3
+    assert event["api_key"] is None
+    assert event["note"] == ""
+    assert event["attempts"] == 3
     assert event["user.email"] == "[REDACTED:email]"
     assert event["headers"] == {"Authorization": "[REDACTED]"}
 
