@@ -8,19 +8,34 @@ from pathlib import Path
 
 from exporters.formatter import JsonFormatter
 from exporters.handler import LokiHandler
-from exporters.loki.client import LokiClient
+from exporters.loki.client import LokiClient, TenantRouter
 from exporters.metrics import MetricsHandler, RecordMetrics, default_metrics
 from exporters.redact import Redactor
 
 __all__ = [
-    "JsonFormatter", "LokiClient", "LokiHandler", "MetricsHandler", "RecordMetrics", "Redactor", "configure",
-    "default_spool_dir",
+    "JsonFormatter", "LokiClient", "LokiHandler", "MetricsHandler", "RecordMetrics", "Redactor", "TenantRouter",
+    "configure", "default_spool_dir", "tenants_from_env",
 ]
 
 
 def default_spool_dir() -> Path:
     """``$TRACKLOG_SPOOL_DIR``, else ``~/.cache/tracklog/spool``."""
     return Path(os.environ.get("TRACKLOG_SPOOL_DIR") or Path.home() / ".cache" / "tracklog" / "spool")
+
+
+def tenants_from_env(value: str | None = None) -> dict[str, str]:
+    """``$TRACKLOG_LOKI_TENANTS`` (``security=security-logs,audit=security-logs``) as {log type: tenant}.
+
+    The same mapping as tracklog.yaml's ``endpoints.loki.tenants``, for services that do not read that file.
+    """
+    text = os.environ.get("TRACKLOG_LOKI_TENANTS", "") if value is None else value
+    tenants = {}
+    for pair in filter(None, (part.strip() for part in text.split(","))):
+        log_type, sep, tenant = pair.partition("=")
+        if not sep or not log_type.strip() or not tenant.strip():
+            raise ValueError(f"TRACKLOG_LOKI_TENANTS: {pair!r} is not log_type=tenant")
+        tenants[log_type.strip()] = tenant.strip()
+    return tenants
 
 
 def configure(
@@ -43,6 +58,9 @@ def configure(
         logger: where to attach the handler (default: the root logger).
         metrics: feed :class:`RecordMetrics` on the default registry and register ``tracklog_loki_*``.
         spool: spill to a disk spool under :func:`default_spool_dir` when Loki is down.
+
+    ``$TRACKLOG_LOKI_TENANT`` sets the Loki tenant (X-Scope-OrgID) and ``$TRACKLOG_LOKI_TENANTS`` the log types
+    with a tenant of their own (see :func:`tenants_from_env`), unless ``tenant=``/``tenants=`` are given.
     """
     from exporters import selfmetrics
 
@@ -50,6 +68,11 @@ def configure(
         client_options.setdefault("spool_dir", default_spool_dir())
         client_options.setdefault("spool_name", service)
     url = loki_url or os.environ.get("TRACKLOG_LOKI_URL") or "http://127.0.0.1:3100"
+    if os.environ.get("TRACKLOG_LOKI_TENANT"):
+        client_options.setdefault("tenant", os.environ["TRACKLOG_LOKI_TENANT"])
+    tenants = tenants_from_env()
+    if tenants:
+        client_options.setdefault("tenants", tenants)
     handler = LokiHandler(url, service=service, env=env, metrics=default_metrics() if metrics else None,
                           **client_options)  # type: ignore[arg-type]
     if metrics:

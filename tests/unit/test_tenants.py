@@ -340,3 +340,27 @@ def test_the_shipped_bundle_renders_with_tenants_and_passes_the_static_checks(tm
     assert validate_module._check_datasources(rendered) == []
     languages = {q.where: q.language for q in validate_module._queries(rendered)}
     assert any("Security" in where and lang == "logql" for where, lang in languages.items())
+
+
+def test_configure_takes_the_tenants_from_the_environment(monkeypatch, tmp_path):
+    import exporters
+
+    monkeypatch.setenv("TRACKLOG_LOKI_TENANT", "platform")
+    monkeypatch.setenv("TRACKLOG_LOKI_TENANTS", " security=security-logs , audit=security-logs,")
+    target = logging.getLogger(f"configure-{time.time_ns()}")
+    handler = exporters.configure("api", logger=target, metrics=False, spool=False)
+    try:
+        assert handler.router is not None
+        assert handler.client.tenant == "platform"
+        assert exporters.tenants_from_env() == {"security": "security-logs", "audit": "security-logs"}
+    finally:
+        target.removeHandler(handler)
+        handler.close()
+
+
+@pytest.mark.parametrize("bad", ["security", "=x", "security="])
+def test_a_malformed_tenants_variable_is_refused(bad):
+    import exporters
+
+    with pytest.raises(ValueError, match="log_type=tenant"):
+        exporters.tenants_from_env(bad)
