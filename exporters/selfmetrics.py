@@ -12,7 +12,8 @@ from exporters.loki.client import LATENCY_BUCKETS, LokiClient
 
 
 class LokiClientCollector:
-    """A Collector over every live LokiClient in the process (label ``client`` = its spool name)."""
+    """A Collector over every live LokiClient in the process (label ``client`` = its spool name, which names the
+    tenant for a tenant's own client; else ``client-<id>[-<tenant>]``)."""
 
     def collect(self) -> Iterator[Metric]:
         clients = list(client_module._LIVE_CLIENTS)
@@ -36,7 +37,8 @@ class LokiClientCollector:
         latency = HistogramMetricFamily("tracklog_loki_batch_duration_seconds", "Duration of successful pushes.",
                                         labels=["client"])
         for c in clients:
-            name = c.spool.name if c.spool is not None else f"client-{id(c):x}"
+            # A client without a spool has no stable name; its tenant at least tells tenants' clients apart.
+            name = c.spool.name if c.spool is not None else f"client-{id(c):x}{'-' + c.tenant if c.tenant else ''}"
             s = c.stats
             sent.add_metric([name], s.sent)
             accepted.add_metric([name], s.accepted)

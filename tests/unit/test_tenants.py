@@ -364,3 +364,22 @@ def test_a_malformed_tenants_variable_is_refused(bad):
 
     with pytest.raises(ValueError, match="log_type=tenant"):
         exporters.tenants_from_env(bad)
+
+
+def test_self_metrics_tell_the_tenants_clients_apart():
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from exporters import selfmetrics
+
+    registry = CollectorRegistry()
+    selfmetrics.register(registry)
+    clients = [fake_client(FakeTransport()), fake_client(FakeTransport(), tenant="security-logs")]
+    try:
+        text = generate_latest(registry).decode()
+        names = {line.split('client="')[1].split('"')[0] for line in text.splitlines()
+                 if line.startswith("tracklog_loki_queue_depth{")}
+        assert f"client-{id(clients[1]):x}-security-logs" in names
+        assert f"client-{id(clients[0]):x}" in names
+    finally:
+        for c in clients:
+            c.close(1)
