@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exporters.loki.encode import ENCODERS, Encoded, Entry
+from exporters.loki.encode import ENCODERS, Encoded, Entry, group
 from exporters.loki.labels import LabelSet
 from exporters.loki.retry import Backoff, is_retryable, retry_after_seconds
 from exporters.loki.spool import CorruptSegment, Spool, SpoolFull
@@ -286,13 +286,18 @@ class LokiClient:
                     self._flush_requested = False
                 wait = self.batch_max_wait - age if self._queue else None
                 self._cond.wait(wait)
-            batch: list[Entry] = []
-            size = 0
-            while self._queue and size < self.batch_max_bytes:
-                entry = self._queue.popleft()
-                batch.append(entry)
-                size += len(entry.line) + 64
-            self._queue_bytes -= size
+            if self._queue_bytes <= self.batch_max_bytes:  # the usual case: everything queued fits in one batch
+                batch = list(self._queue)
+                self._queue.clear()
+                self._queue_bytes = 0
+            else:
+                batch = []
+                size = 0
+                while self._queue and size < self.batch_max_bytes:
+                    entry = self._queue.popleft()
+                    batch.append(entry)
+                    size += len(entry.line) + 64
+                self._queue_bytes -= size
             self._oldest_enqueued = time.monotonic() if self._queue else 0.0
             if not self._queue:
                 self._flush_requested = False
@@ -309,7 +314,8 @@ class LokiClient:
             if not batch:
                 self._resolve([], from_spool)
                 return _Outcome.DONE
-            encoded = self._encode(self._in_stream_order(batch))
+            streams = self._in_stream_order(batch)
+            encoded = self._encode(streams)
             started = time.monotonic()
             try:
                 answer = transport.send(encoded)
@@ -318,7 +324,7 @@ class LokiClient:
                 status, text, retry_after = 0, str(exc), None
             if 200 <= status < 300:
                 self.stats.observe_latency(time.monotonic() - started)
-                self._mark_sent(batch)
+                self._mark_sent(streams)
                 self.stats.sent += len(batch)
                 self.stats.batches += 1
                 self.stats.bytes_sent += len(encoded.body)
@@ -369,27 +375,27 @@ class LokiClient:
                     continue
             self._spool_or_drop(spill, "spool_full")
 
-    def _in_stream_order(self, batch: list[Entry]) -> list[Entry]:
-        """Never send a line older than the last one sent on its stream: Loki < 2.4 rejects those.
+    def _in_stream_order(self, batch: list[Entry]) -> dict[LabelSet, list[Entry]]:
+        """The batch by stream, each in time order, never older than the last line sent on it: Loki < 2.4
+        rejects those.
 
         Only lines racing between threads by microseconds are moved forward; a backlog keeps its times
         because delivery is first-in first-out.
         """
-        ordered = sorted(batch, key=lambda e: e.timestamp_ns)
-        last = dict(self._last_ts)
-        out = []
-        for e in ordered:
-            floor = last.get(e.labels, 0)
-            if e.timestamp_ns < floor:
-                e = e._replace(timestamp_ns=floor)
-            last[e.labels] = e.timestamp_ns
-            out.append(e)
-        return out
+        streams = group(batch)
+        for labels, values in streams.items():
+            floor = self._last_ts.get(labels, 0)
+            if values[0].timestamp_ns < floor:  # sorted: only a leading run can be older than the floor
+                for i, e in enumerate(values):
+                    if e.timestamp_ns >= floor:
+                        break
+                    values[i] = e._replace(timestamp_ns=floor)
+        return streams
 
-    def _mark_sent(self, batch: list[Entry]) -> None:
-        for e in batch:
-            if e.timestamp_ns > self._last_ts.get(e.labels, 0):
-                self._last_ts[e.labels] = e.timestamp_ns
+    def _mark_sent(self, streams: dict[LabelSet, list[Entry]]) -> None:
+        for labels, values in streams.items():
+            if values[-1].timestamp_ns > self._last_ts.get(labels, 0):
+                self._last_ts[labels] = values[-1].timestamp_ns
 
     def _resolve(self, batch: list[Entry], from_spool: bool) -> None:
         with self._cond:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import operator
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -31,26 +32,39 @@ class Encoded:
     content_encoding: str | None
 
 
+_BY_TIME = operator.itemgetter(1)  # Entry.timestamp_ns
+
+
 def group(entries: Iterable[Entry]) -> dict[LabelSet, list[Entry]]:
     """Group entries by stream, each stream in time order (older Loki rejects out-of-order lines)."""
     streams: dict[LabelSet, list[Entry]] = {}
     for entry in entries:
-        streams.setdefault(entry.labels, []).append(entry)
+        values = streams.get(entry.labels)
+        if values is None:
+            streams[entry.labels] = [entry]
+        else:
+            values.append(entry)
     for values in streams.values():
-        values.sort(key=lambda e: e.timestamp_ns)
+        values.sort(key=_BY_TIME)  # stable, and linear for the usual already-ordered stream
     return streams
 
 
-def encode_json(entries: Iterable[Entry], compress: bool = True) -> Encoded:
-    streams = []
-    for labels, values in group(entries).items():
-        rows = []
-        for e in values:
-            row: list[object] = [str(e.timestamp_ns), e.line]
-            if e.metadata:
-                row.append(dict(e.metadata))
-            rows.append(row)
-        streams.append({"stream": dict(labels), "values": rows})
+Batch = Mapping[LabelSet, list[Entry]] | Iterable[Entry]
+
+
+def _streams(batch: Batch) -> Mapping[LabelSet, list[Entry]]:
+    """A batch already grouped by :func:`group` (what the client sends), or entries to group."""
+    return batch if isinstance(batch, Mapping) else group(batch)
+
+
+def encode_json(batch: Batch, compress: bool = True) -> Encoded:
+    streams = [
+        {"stream": dict(labels), "values": [
+            [str(e.timestamp_ns), e.line, dict(e.metadata)] if e.metadata else [str(e.timestamp_ns), e.line]
+            for e in values
+        ]}
+        for labels, values in _streams(batch).items()
+    ]
     payload = {"streams": streams}
     try:
         body = orjson.dumps(payload)
@@ -61,10 +75,10 @@ def encode_json(entries: Iterable[Entry], compress: bool = True) -> Encoded:
     return Encoded(body, "application/json", None)
 
 
-def encode_protobuf(entries: Iterable[Entry]) -> Encoded:
+def encode_protobuf(batch: Batch) -> Encoded:
     """logproto.PushRequest, snappy block-compressed, as Promtail sends it."""
     out = bytearray()
-    for labels, values in group(entries).items():
+    for labels, values in _streams(batch).items():
         stream = bytearray()
         _bytes_field(stream, 1, render(labels).encode("utf-8"))
         for e in values:
