@@ -152,7 +152,8 @@ class LokiClient:
                 # The queue was empty, so the sender sleeps without a deadline: wake it to start the age clock.
                 self._oldest_enqueued = time.monotonic()
                 self._cond.notify()
-            elif self._queue_bytes >= self.batch_max_bytes:
+            elif self._queue_bytes >= self.batch_max_bytes > self._queue_bytes - size:
+                # Only the push that fills a batch wakes the sender; it checks the queue before it ever waits.
                 self._cond.notify()
         if self._thread is None:
             self._start()
