@@ -21,6 +21,7 @@ MIXED = {"type": "datasource", "uid": "-- Mixed --"}  # Grafana's datasource of 
 _SELECTOR = re.compile(r"\{([^{}]*)\}")
 _MATCHER = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*"|`[^`]*`)')
 _NAMES = re.compile(r"[A-Za-z0-9_-]+(?:\|[A-Za-z0-9_-]+)*")
+_LOG_TYPE_FROM_VARIABLE = re.compile(r'\blog_type\s*=~?\s*"[^"]*\$')  # log_type=~"$log_type"
 
 
 def selected_log_types(expr: str) -> list[set[str] | None]:
@@ -92,13 +93,28 @@ def tenant_datasources(loki: LokiEndpoint, base: dict[str, Any]) -> list[dict[st
     return out
 
 
+TENANT_VARIABLE = "loki_tenant"  # a dashboard variable choosing the tenant of queries that could read any
+
+
+def tenant_variable(base: dict[str, Any]) -> dict[str, Any]:
+    """A Grafana datasource variable listing tracklog's Loki datasources (``Loki``, ``Loki (<tenant>)``)."""
+    return {
+        "name": TENANT_VARIABLE, "label": "Loki tenant", "type": "datasource", "query": base.get("type", "loki"),
+        "regex": f"/^{re.escape(base.get('name', 'Loki'))}( \\(.+\\))?$/", "hide": 0, "refresh": 1,
+        "current": {"text": base.get("name", "Loki"), "value": base["uid"]},
+    }
+
+
 def with_tenants(config: Config, output: dict[str, Any]) -> dict[str, Any]:
     """Add the tenants' Loki datasources to tracklog.jsonnet's ``output`` and point each query at its tenant's.
 
     Dashboard targets and Grafana-managed alert queries on the default Loki datasource whose selectors name log
     types of another tenant move to that tenant's datasource; a panel follows its targets (``-- Mixed --`` when
-    they differ). Queries needing several tenants stay on the default. Without ``endpoints.loki.tenants`` (or
-    when every tenant is the default one) ``output`` is returned unchanged.
+    they differ). A dashboard query whose log type a variable sets (``log_type=~"$log_type"``) or that selects log
+    types of several tenants makes its dashboard read the tenant a ``loki_tenant`` variable picks (added to that
+    dashboard; the default tenant until the user picks another); an alert query like that stays on the default
+    tenant. A dashboard's Loki query variables follow its panels. Without ``endpoints.loki.tenants`` (or when
+    every tenant is the default one) ``output`` is returned unchanged.
     """
     loki = config.endpoints.loki
     listed = output.get("grafanaProvisioning", {}).get("datasources", {}).get("datasources", [])
@@ -108,23 +124,54 @@ def with_tenants(config: Config, output: dict[str, Any]) -> dict[str, Any]:
     listed.extend(tenant_datasources(loki, base))
     by_tenant = {t: {"type": base["type"], "uid": datasource_uid(base["uid"], t)}
                  for t in loki.tenant_ids if t != loki.tenant}
+    chosen = {"type": base["type"], "uid": f"${{{TENANT_VARIABLE}}}"}
 
-    def target_for(expr: str) -> dict[str, str] | None:
+    def rule_target(expr: str) -> dict[str, str] | None:
         tenant = query_tenant(loki, expr)
         return by_tenant.get(tenant) if tenant is not None else None
 
+    def panel_target(expr: str) -> dict[str, str] | None:
+        if _LOG_TYPE_FROM_VARIABLE.search(expr):  # the dashboard's user picks the log type, so also the tenant
+            return dict(chosen)
+        tenants = query_tenants(loki, expr)
+        return dict(chosen) if len(tenants) > 1 else by_tenant.get(next(iter(tenants)))
+
     for dashboard in output.get("grafanaDashboards", {}).values():
         for panel in _panels(dashboard.get("panels", [])):
-            _retarget_panel(panel, base["uid"], target_for)
+            _retarget_panel(panel, base["uid"], panel_target)
+        _retarget_variables(dashboard, base, chosen)
     for group in output.get("grafanaAlerts", []):
         for rule in group.get("rules", []):
             for node in rule.get("data", []):
-                ref = target_for(node.get("model", {}).get("expr", "")) if node.get("datasourceUid") == base["uid"] \
+                ref = rule_target(node.get("model", {}).get("expr", "")) if node.get("datasourceUid") == base["uid"] \
                     else None
                 if ref is not None:
                     node["datasourceUid"] = ref["uid"]
                     node["model"]["datasource"] = dict(ref)
     return output
+
+
+def _retarget_variables(dashboard: dict[str, Any], base: dict[str, Any], chosen: dict[str, str]) -> None:
+    """Give a dashboard the tenant variable if its queries use it, and move its Loki query variables along."""
+    used = {_uid(t.get("datasource")) for p in _panels(dashboard.get("panels", [])) for t in p.get("targets", [])
+            if isinstance(t.get("datasource"), dict) and t["datasource"].get("type") == base["type"]}
+    variables = dashboard.setdefault("templating", {}).setdefault("list", [])
+    if chosen["uid"] in used:
+        variables.insert(0, tenant_variable(base))
+        target: dict[str, str] | None = chosen
+        for panel in _panels(dashboard.get("panels", [])):  # one tenant for the whole dashboard, as the user picks
+            for t in panel.get("targets", []):
+                if _uid(t.get("datasource")) == base["uid"]:
+                    t["datasource"] = dict(chosen)
+            if _uid(panel.get("datasource")) == base["uid"]:
+                panel["datasource"] = dict(chosen)
+    elif len(used) == 1 and base["uid"] not in used:  # every Loki query of the dashboard reads one other tenant
+        target = {"type": base["type"], "uid": next(iter(used))}
+    else:
+        return
+    for variable in variables:
+        if variable.get("type") == "query" and _uid(variable.get("datasource")) == base["uid"]:
+            variable["datasource"] = dict(target)
 
 
 def _panels(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -153,5 +200,5 @@ def _retarget_panel(panel: dict[str, Any], base_uid: str,
             panel["datasource"] = dict(MIXED)
 
 
-__all__ = ["datasource_uid", "query_tenant", "query_tenants", "selected_log_types", "tenant_datasources",
-           "with_tenants"]
+__all__ = ["TENANT_VARIABLE", "datasource_uid", "query_tenant", "query_tenants", "selected_log_types",
+           "tenant_datasources", "tenant_variable", "with_tenants"]

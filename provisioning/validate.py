@@ -159,11 +159,21 @@ def _datasource_types(rendered: Rendered) -> dict[str, str]:
     return types
 
 
+def _datasource_variables(dashboard: dict[str, Any]) -> dict[str, str]:
+    """``${name}`` and ``$name`` -> datasource type, for the dashboard's datasource variables (e.g. loki_tenant)."""
+    out = {}
+    for variable in dashboard.get("templating", {}).get("list", []):
+        if variable.get("type") == "datasource" and variable.get("name"):
+            out[f"${{{variable['name']}}}"] = out[f"${variable['name']}"] = str(variable.get("query", ""))
+    return out
+
+
 def _check_datasources(rendered: Rendered) -> list[Problem]:
     problems = []
-    known = set(_datasource_types(rendered))
+    provisioned = set(_datasource_types(rendered))
     for file_name, dashboard in sorted(rendered.dashboards.items()):
         where = _dashboard_where(file_name, dashboard)
+        known = provisioned | set(_datasource_variables(dashboard))
         for variable in dashboard.get("templating", {}).get("list", []):
             for _, uid in _datasource_refs(variable):
                 if uid not in known:
@@ -184,6 +194,7 @@ def _check_datasources(rendered: Rendered) -> list[Problem]:
                     continue  # the panel's queries use several datasources, each named by its query
                 if uid not in known:
                     problems.append(Problem(panel_where, _unknown(uid, known)))
+    known = provisioned
     for group in rendered.grafana_alerts:
         for rule in group.get("rules", []):
             where = f"alert rule {rule.get('title')!r} (group {group.get('title')})"
@@ -412,10 +423,12 @@ def _queries(rendered: Rendered) -> Iterator[Query]:
     for file_name, dashboard in sorted(rendered.dashboards.items()):
         where = _dashboard_where(file_name, dashboard)
         variables = frozenset(v.get("name", "") for v in dashboard.get("templating", {}).get("list", []))
+        local = {**languages, **{ref: by_type[kind] for ref, kind in _datasource_variables(dashboard).items()
+                                 if kind in by_type}}
         for panel in _panels(dashboard):
             for target in panel.get("targets", []):
                 datasource = target.get("datasource") or panel.get("datasource") or {}
-                language = languages.get(datasource.get("uid") if isinstance(datasource, dict) else datasource)
+                language = local.get(datasource.get("uid") if isinstance(datasource, dict) else datasource)
                 if language and target.get("expr"):
                     yield Query(language, substitute(target["expr"], variables),
                                 f"{where}, panel {panel.get('title')!r}, query {target.get('refId')}")

@@ -339,7 +339,25 @@ def test_the_shipped_bundle_renders_with_tenants_and_passes_the_static_checks(tm
     assert any(ref == "loki-security-logs" for _, ref in validate_module._datasource_refs(security))
     assert validate_module._check_datasources(rendered) == []
     languages = {q.where: q.language for q in validate_module._queries(rendered)}
-    assert any("Security" in where and lang == "logql" for where, lang in languages.items())
+    assert any("security.json" in where and lang == "logql" for where, lang in languages.items())
+
+    # Troubleshooting searches whatever log type its user picks, so its user picks the tenant too.
+    troubleshooting = rendered.dashboards["troubleshooting.json"]
+    variables = troubleshooting["templating"]["list"]
+    assert variables[0]["name"] == datasources.TENANT_VARIABLE
+    assert variables[0]["current"]["value"] == "loki"  # the default tenant until someone picks another
+    refs = {ref for _, ref in validate_module._datasource_refs(troubleshooting["panels"])}
+    assert refs == {"${loki_tenant}"}
+    assert {_ref(v) for v in variables if v.get("type") == "query"} == {"${loki_tenant}"}
+    assert any("troubleshooting.json" in where and lang == "logql" for where, lang in languages.items())
+    assert all(v["name"] != datasources.TENANT_VARIABLE
+               for d in rendered.dashboards.values() if d is not troubleshooting
+               for v in d["templating"]["list"])
+
+
+def _ref(variable: dict) -> str:
+    ds = variable.get("datasource")
+    return ds.get("uid") if isinstance(ds, dict) else ds
 
 
 def test_configure_takes_the_tenants_from_the_environment(monkeypatch, tmp_path):
