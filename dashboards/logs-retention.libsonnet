@@ -44,6 +44,13 @@ local q = import 'lib/queries.libsonnet';
         ], 'd')
         + p.withDescription('From log_types in tracklog.yaml; the value is the retention in days.')
         + p.withHeight(6),
+        p.table.new('Retention rules (Loki retention_stream)', [
+          p.prometheus(c, q.retentionRules(c), instant=true, format='table'),
+        ], 'd')
+        + p.withDescription('Each rule as `tracklog retention render` writes it for Loki: the highest priority '
+                            + 'matching a stream wins. Loki 2.3+ applies them; `tracklog retention status` says '
+                            + 'whether the running Loki does. The value is the retention in days.')
+        + p.withHeight(8),
         [
           p.stat.new('Oldest %s record held' % t, [
             p.loki(c, '{%s="%s"}' % [c.labels.logType, t], maxLines=1) { direction: 'forward' },

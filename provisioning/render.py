@@ -77,7 +77,8 @@ def available_engines() -> list[str]:
 
 
 def jsonnet_config(config: Config) -> dict[str, Any]:
-    """tracklog.yaml as parsed, with the endpoint URLs as the loader resolved them (TRACKLOG_*_URL overrides)."""
+    """tracklog.yaml as parsed, with the endpoint URLs as the loader resolved them (TRACKLOG_*_URL overrides) and
+    the retention rules it derived."""
     raw = dict(config.raw)
     endpoints = {key: dict(value) if isinstance(value, Mapping) else value
                  for key, value in (raw.get("endpoints") or {}).items()}
@@ -86,6 +87,12 @@ def jsonnet_config(config: Config) -> dict[str, Any]:
     for key, url in resolved.items():
         endpoints[key] = {**(endpoints.get(key) or {}), "url": url}
     raw["endpoints"] = endpoints
+    # The retention rules as Loki gets them (selector, priority), so dashboards show what is applied, not a copy.
+    raw["retention_rules"] = [
+        {"log_type": r.log_type, "selector": r.selector, "priority": r.priority, "retention": r.retention,
+         "days": r.retention_seconds / 86_400}
+        for r in config.retention_rules
+    ]
     return raw
 
 

@@ -41,6 +41,18 @@ local unitSeconds = { s: 1, m: 60, h: 3600, d: 86400, w: 7 * 86400, y: 365 * 864
       audit: { retention: '180d' },
       security: { retention: '180d' },
     },
+    // The retention rules Loki gets, derived by provisioning/config.py from log_types (render.py passes them;
+    // selector, priority, retention, days). The defaults: one rule per log type.
+    retention_rules: [
+      {
+        log_type: t,
+        selector: '{log_type="%s"}' % t,
+        priority: 1,
+        retention: c.log_types[t].retention,
+        days: c.seconds(c.log_types[t].retention) / 86400,
+      }
+      for t in std.objectFields(c.log_types)
+    ],
     // Alert thresholds; dashboards draw the same values as threshold lines.
     thresholds: {
       // Tracking API: share of 5xx responses, in percent, ...

@@ -86,6 +86,19 @@ local join(parts) = std.join(', ', std.filter(function(p) p != '', parts));
     % [c.seconds(c.log_types[t].retention) / 86400, t, c.log_types[t].retention]
     for t in std.objectFields(c.log_types)
   ]),
+  // Every retention rule (per log type, per service, per stream selector; render.py passes them as Loki gets
+  // them) as a constant vector with labels log_type, selector, priority and retention (value: days).
+  retentionRules(c):: std.join(' or ', [
+    std.foldl(
+      function(expr, label) 'label_replace(%s, "%s", "%s", "", "")' % [expr, label[0], $.promEscape(label[1])],
+      [['log_type', r.log_type], ['selector', r.selector], ['priority', std.toString(r.priority)],
+       ['retention', r.retention]],
+      'vector(%s)' % std.toString(r.days)
+    )
+    for r in c.retention_rules
+  ]),
+  // A string inside a PromQL double-quoted literal (label_replace's replacement is also a regex template: $ doubled).
+  promEscape(s):: std.strReplace(std.strReplace(std.strReplace(s, '\\', '\\\\'), '"', '\\"'), '$', '$$'),
 
   // ----------------------------------------------------------------------------------------------
   // LogQL.
