@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from provisioning.errors import ConfigError
+from provisioning.selector import parse as parse_selector
 from provisioning.timerange import NS, parse_duration
 
 LOG_TYPES = ("application", "system", "audit", "security")
@@ -486,45 +487,17 @@ def _retention(r: _Reader, node: _LineDict, key: str, where: str, default: str) 
     return text, seconds
 
 
-_MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*"|`[^`]*`)\s*')
-
-
 def _selector(r: _Reader, item: _LineDict, where: str) -> tuple[tuple[str, str, str], ...] | None:
     """The matchers of a stream selector such as ``{level="debug", env=~"dev|test"}``, or None after a problem."""
-    text = r.string(item, "selector", where).strip()
-    if not (text.startswith("{") and text.endswith("}")) or not text[1:-1].strip():
-        r.problem(item, "selector", where, f"{text!r} is not a stream selector like '{{level=\"debug\"}}'")
+    try:
+        parsed = parse_selector(r.string(item, "selector", where))
+    except ValueError as exc:
+        r.problem(item, "selector", where, str(exc))
         return None
-    inner, pos, matchers = text[1:-1], 0, []
-    while True:
-        match = _MATCHER.match(inner, pos)
-        if match is None:
-            r.problem(item, "selector", where, f"cannot read {text!r} from {inner[pos:].strip()!r} on; write "
-                                               f'label="value", label!="value", label=~"regex" or label!~"regex"')
-            return None
-        name, op, quoted = match.groups()
-        try:
-            value = quoted[1:-1] if quoted.startswith("`") else json.loads(quoted)
-        except ValueError:
-            r.problem(item, "selector", where, f"cannot read the value {quoted} in {text!r}")
-            return None
-        if name == "log_type":
-            r.problem(item, "selector", where, "leave log_type out: the rule's place under log_types names it")
-            return None
-        if op in ("=~", "!~"):
-            try:
-                re.compile(value)
-            except re.error as exc:
-                r.problem(item, "selector", where, f"{value!r} is not a valid regular expression: {exc}")
-                return None
-        matchers.append((name, op, value))
-        pos = match.end()
-        if pos == len(inner):
-            return tuple(matchers)
-        if inner[pos] != ",":
-            r.problem(item, "selector", where, f"expected a comma in {text!r} before {inner[pos:]!r}")
-            return None
-        pos += 1
+    if any(m.name == "log_type" for m in parsed.matchers):
+        r.problem(item, "selector", where, "leave log_type out: the rule's place under log_types names it")
+        return None
+    return tuple((m.name, m.op, m.value) for m in parsed.matchers)
 
 
 def _check_overlaps(r: _Reader, rules: list[RetentionRule]) -> None:

@@ -19,11 +19,11 @@ from exporters.loki.labels import label_set
 from provisioning.archive import codec, crypto
 from provisioning.archive.layout import selector as exact_selector
 from provisioning.archive.manifest import Manifest, ObjectRecord
-from provisioning.archive.selector import parse
 from provisioning.archive.store import Store
 from provisioning.archive.verify import load_manifest, object_bytes, run_key
 from provisioning.config import Config
 from provisioning.lokiquery import Reader, reader_for
+from provisioning.selector import parse
 
 log = logging.getLogger("tracklog.archive")
 RESTORED = ("restored", "true")

@@ -14,7 +14,7 @@ from provisioning.archive.days import DAY_NS, DaySlice, parse_time, resolve_rang
 from provisioning.archive.export import ArchiveReport
 from provisioning.archive.lock import Holder, stale_reason
 from provisioning.archive.manifest import Gap, Manifest, ObjectRecord, new_run_id, query_id
-from provisioning.archive.selector import parse
+from provisioning.selector import parse
 from provisioning.timerange import NS, TimeRange, iso
 
 T0 = 1_714_521_600 * NS  # 2024-05-01T00:00:00Z

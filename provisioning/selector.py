@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-_MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*"|`[^`]*`)\s*(,|$)')
+_MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*"|`[^`]*`)\s*')
 
 
 @dataclass(frozen=True)
@@ -35,27 +35,39 @@ class Selector:
         return all(m.matches(labels) for m in self.matchers)
 
 
+HOW = 'write label="value", label!="value", label=~"regex" or label!~"regex"'
+
+
 def parse(text: str) -> Selector:
     """Raises ValueError naming the selector and what is wrong with it."""
     body = text.strip()
     if not (body.startswith("{") and body.endswith("}")):
-        raise ValueError(f"stream selector {text!r} must look like {{service=\"api\", level=~\"warn|error\"}}")
-    inner = body[1:-1].strip()
+        raise ValueError(f"{text!r} is not a stream selector: it must look like "
+                         f'{{service="api", level=~"warn|error"}}')
+    inner = body[1:-1]
+    if not inner.strip():
+        raise ValueError(f"{text!r} is not a stream selector: it has no matchers")
     matchers: list[Matcher] = []
     position = 0
-    while position < len(inner):
+    while True:
         found = _MATCHER.match(inner, position)
         if not found:
-            raise ValueError(f"stream selector {text!r}: cannot read a matcher at {inner[position:]!r}")
-        name, op, raw, _ = found.groups()
-        value = raw[1:-1] if raw.startswith("`") else json.loads(raw)
+            raise ValueError(f"stream selector {text!r}: cannot read a matcher at {inner[position:].strip()!r}; {HOW}")
+        name, op, raw = found.groups()
+        try:
+            value = raw[1:-1] if raw.startswith("`") else json.loads(raw)
+        except ValueError:
+            raise ValueError(f"stream selector {text!r}: cannot read the value {raw}") from None
         if op in ("=~", "!~"):
             try:
                 re.compile(value)
             except re.error as exc:
-                raise ValueError(f"stream selector {text!r}: bad regular expression {value!r} ({exc})") from None
+                raise ValueError(f"stream selector {text!r}: bad regular expression: {value!r} is not a valid "
+                                 f"regular expression ({exc})") from None
         matchers.append(Matcher(name, op, value))
         position = found.end()
-    if not matchers:
-        raise ValueError(f"stream selector {text!r} has no matchers")
-    return Selector(tuple(matchers))
+        if position == len(inner):
+            return Selector(tuple(matchers))
+        if inner[position] != ",":
+            raise ValueError(f"stream selector {text!r}: expected a comma before {inner[position:]!r}")
+        position += 1
