@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from provisioning.config import Config, LokiEndpoint
+from provisioning.selector import MATCHER
 
 LOG_TYPE_LABEL = "log_type"
 MIXED = {"type": "datasource", "uid": "-- Mixed --"}  # Grafana's datasource of a panel whose queries use several
 
 _SELECTOR = re.compile(r"\{([^{}]*)\}")
-_MATCHER = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*"|`[^`]*`)')
 _NAMES = re.compile(r"[A-Za-z0-9_-]+(?:\|[A-Za-z0-9_-]+)*")
 _LOG_TYPE_FROM_VARIABLE = re.compile(r'\blog_type\s*=~?\s*"[^"]*\$')  # log_type=~"$log_type"
 
@@ -33,7 +33,7 @@ def selected_log_types(expr: str) -> list[set[str] | None]:
     """
     found: list[set[str] | None] = []
     for selector in _SELECTOR.finditer(expr):
-        matchers = _MATCHER.findall(selector.group(1))
+        matchers = MATCHER.findall(selector.group(1))
         if not matchers:
             continue
         kept: set[str] | None = None

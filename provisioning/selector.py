@@ -7,7 +7,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-_MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*"|`[^`]*`)\s*')
+# One matcher, label op "value" (or `value`): (label, op, quoted value).
+MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*"|`[^`]*`)\s*')
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def parse(text: str) -> Selector:
     matchers: list[Matcher] = []
     position = 0
     while True:
-        found = _MATCHER.match(inner, position)
+        found = MATCHER.match(inner, position)
         if not found:
             raise ValueError(f"stream selector {text!r}: cannot read a matcher at {inner[position:].strip()!r}; {HOW}")
         name, op, raw = found.groups()
