@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 from exporters.formatter import JsonFormatter
 from exporters.loki.client import LokiClient, TenantRouter, tenant_spool_name
 from exporters.loki.labels import DEFAULT_LABEL_KEYS, LabelSet, label_set
+from exporters.loki.spool import Spool
 from exporters.metrics import RecordMetrics
 
 INTERNAL_LOGGER = "tracklog.internal"
@@ -146,8 +145,8 @@ def _router(client: LokiClient, tenants: Mapping[str, str | LokiClient], owns_cl
         # A spool an earlier process left for a tenant is replayed once that tenant's client exists: make it now.
         spool_name = options.get("spool_name", "tracklog")
         for log_type, tenant in tenants.items():
-            pattern = glob.escape(tenant_spool_name(spool_name, tenant)) + "*/*.seg" if isinstance(tenant, str) else ""
-            if pattern and next(Path(options["spool_dir"]).glob(pattern), None) is not None:
+            if isinstance(tenant, str) and Spool.holds_segments(options["spool_dir"],
+                                                                tenant_spool_name(spool_name, tenant)):
                 router.client_for(log_type)
     return router
 

@@ -32,12 +32,27 @@ class Spool:
         self._bytes = 0
         self._segments: list[Path] = []
 
+    @staticmethod
+    def _directory(base: Path, name: str, n: int) -> Path:
+        return base / (name if n == 0 else f"{name}.{n}")
+
+    @classmethod
+    def holds_segments(cls, base: str | os.PathLike[str], name: str) -> bool:
+        """Whether a spool of this name under ``base`` (any of its directories) holds segments to replay."""
+        for n in range(1000):
+            directory = cls._directory(Path(base), name, n)
+            if not directory.is_dir():
+                return False
+            if next(directory.glob("*.seg"), None) is not None:
+                return True
+        return False
+
     def _claim(self) -> Path:
         if self.directory is not None:
             return self.directory
         self.base.mkdir(parents=True, exist_ok=True)
         for n in range(1000):
-            candidate = self.base / (self.name if n == 0 else f"{self.name}.{n}")
+            candidate = self._directory(self.base, self.name, n)
             candidate.mkdir(parents=True, exist_ok=True)
             fd = os.open(candidate / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
             try:

@@ -164,6 +164,26 @@ def test_handler_with_tenant_ids_makes_each_tenants_client_with_its_own_spool(tm
     assert made.spool.directory.name == "tracklog-sec"
 
 
+def test_a_tenants_spool_left_by_an_earlier_process_gets_its_client_at_start(tmp_path):
+    record = logging.makeLogRecord({"msg": "x", "levelno": logging.INFO, "levelname": "INFO", "log_type": "audit"})
+    first = LokiHandler("http://127.0.0.1:9", service="auth", spool_dir=tmp_path, tenant="app",
+                        tenants={"audit": "sec"}, flush_timeout=0.2)
+    first.emit(record)
+    first.close()  # Loki is not there: the line stays in the tenant's spool
+    again = LokiHandler("http://127.0.0.1:9", service="auth", spool_dir=tmp_path, tenant="app",
+                        tenants={"audit": "sec"}, flush_timeout=0.2)
+    try:
+        assert [c.tenant for c in again.router.clients] == ["app", "sec"]  # made now, to replay, not on a record
+    finally:
+        again.close()
+    fresh = LokiHandler("http://127.0.0.1:9", service="auth", spool_dir=tmp_path / "other", tenant="app",
+                        tenants={"audit": "sec"}, flush_timeout=0.2)
+    try:
+        assert [c.tenant for c in fresh.router.clients] == ["app"]
+    finally:
+        fresh.close()
+
+
 def test_handler_with_an_injected_transport_cannot_make_tenant_clients():
     with pytest.raises(ValueError, match="tenants"):
         LokiHandler(transport=FakeTransport(), tenants={"security": "sec"})
