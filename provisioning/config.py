@@ -49,6 +49,14 @@ class LokiEndpoint:
     verify_tls: bool = True
     tenants: tuple[tuple[str, str], ...] = ()  # (log type, tenant) pairs of endpoints.loki.tenants
 
+    def credentials(self) -> tuple[tuple[str, str] | None, str | None]:
+        """(basic auth, bearer token) from the environment variables named here; a set token wins over basic auth."""
+        if self.bearer_token_env and os.environ.get(self.bearer_token_env):
+            return None, os.environ[self.bearer_token_env]
+        if self.username_env and os.environ.get(self.username_env):
+            return (os.environ[self.username_env], os.environ.get(self.password_env, "")), None
+        return None, None
+
     def tenant_for(self, log_type: str | None) -> str:
         """The X-Scope-OrgID holding ``log_type``'s records: its own tenant if ``tenants`` names one, else ``tenant``.
 

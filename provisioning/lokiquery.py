@@ -8,7 +8,6 @@ log types asked for, merged in time order (Loki 2.2 cannot query several tenants
 from __future__ import annotations
 
 import heapq
-import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -50,10 +49,10 @@ class LokiReader:
         self.session.verify = loki.verify_tls
         if self.tenant:
             self.session.headers["X-Scope-OrgID"] = self.tenant
-        if loki.bearer_token_env and os.environ.get(loki.bearer_token_env):
-            self.session.headers["Authorization"] = f"Bearer {os.environ[loki.bearer_token_env]}"
-        elif loki.username_env and os.environ.get(loki.username_env):
-            self.session.auth = (os.environ[loki.username_env], os.environ.get(loki.password_env, ""))
+        auth, token = loki.credentials()
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+        self.session.auth = auth
 
     def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
         try:

@@ -9,7 +9,6 @@ names a template that exists.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -479,7 +478,7 @@ def _logql(session: requests.Session, config: Config, query: Query, timeout: flo
     params = {"query": query.expr, "start": str(now - 60_000_000_000), "end": str(now), "limit": "1", "step": "15"}
     try:
         response = session.get(f"{loki.url}/loki/api/v1/query_range", params=params, headers=_loki_headers(config),
-                               auth=_loki_auth(config), timeout=timeout, verify=loki.verify_tls)
+                               auth=loki.credentials()[0], timeout=timeout, verify=loki.verify_tls)
     except requests.RequestException as exc:
         return Problem(query.where, f"Loki at {loki.url} did not answer: {type(exc).__name__}")
     if response.status_code == 200:
@@ -500,16 +499,10 @@ def _error_text(response: requests.Response) -> str:
 def _loki_headers(config: Config) -> dict[str, str]:
     loki = config.endpoints.loki
     headers = {"X-Scope-OrgID": loki.tenant} if loki.tenant else {}
-    token = os.environ.get(loki.bearer_token_env, "") if loki.bearer_token_env else ""
+    _, token = loki.credentials()
     if token:
         headers["Authorization"] = f"Bearer {token}"
     return headers
-
-
-def _loki_auth(config: Config) -> tuple[str, str] | None:
-    loki = config.endpoints.loki
-    user = os.environ.get(loki.username_env, "") if loki.username_env else ""
-    return (user, os.environ.get(loki.password_env, "")) if user else None
 
 
 def _promtool(rendered: Rendered) -> list[Problem]:

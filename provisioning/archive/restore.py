@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -64,11 +63,8 @@ class RestoreReport:
 def make_client(config: Config, log_type: str | None = None) -> LokiClient:
     """A client for the tenant of ``log_type`` (the default tenant when None)."""
     loki = config.endpoints.loki
-    auth = None
-    if loki.username_env and os.environ.get(loki.username_env):
-        auth = (os.environ[loki.username_env], os.environ.get(loki.password_env, ""))
-    token = os.environ.get(loki.bearer_token_env) if loki.bearer_token_env else None
-    return LokiClient(loki.url, tenant=loki.tenant_for(log_type) or None, auth=auth, bearer_token=token or None,
+    auth, token = loki.credentials()
+    return LokiClient(loki.url, tenant=loki.tenant_for(log_type) or None, auth=auth, bearer_token=token,
                       verify=loki.verify_tls, batch_max_wait=0.2, flush_timeout=120.0)
 
 
