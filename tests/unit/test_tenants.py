@@ -421,3 +421,17 @@ def test_self_metrics_tell_the_tenants_clients_apart():
     finally:
         for c in clients:
             c.close(1)
+
+
+def test_loki_credentials_come_from_the_named_variables_and_a_token_wins(tmp_path, monkeypatch):
+    cfg = load(tmp_path, {"tenant": "app", "username_env": "T_USER", "password_env": "T_PASS",
+                          "bearer_token_env": "T_TOKEN"})
+    for name in ("T_USER", "T_PASS", "T_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    assert cfg.endpoints.loki.credentials() == (None, None)
+    monkeypatch.setenv("T_USER", "ann")
+    assert cfg.endpoints.loki.credentials() == (("ann", ""), None)
+    monkeypatch.setenv("T_PASS", "pw")
+    assert cfg.endpoints.loki.credentials() == (("ann", "pw"), None)
+    monkeypatch.setenv("T_TOKEN", "tok")
+    assert cfg.endpoints.loki.credentials() == (None, "tok")
