@@ -149,18 +149,22 @@ class Redactor:
 
     def fields(self, event: dict[str, Any], depth: int = 0) -> dict[str, Any]:
         """A redacted copy of ``event``; nested containers are copied too, never changed in place."""
-        return self._fields_into({}, event, depth)
+        out = {}
+        for key, val in event.items():
+            kind = self._kind(key, depth)
+            if kind == _KEEP or (kind == _SCAN and isinstance(val, int | float)):
+                out[key] = val
+            elif kind == _MASK and val not in (None, ""):
+                out[key] = MASK
+            else:
+                out[key] = self.value(val, depth)
+        return out
 
     def redact_in_place(self, event: dict[str, Any]) -> dict[str, Any]:
         """Redact a top-level event the caller built and owns (the formatter's): no copy of its own keys."""
-        kinds = self._key_kinds
         for key in event.keys() - self.safe_fields:  # most of a record is safe: skip it without a Python loop
             val = event[key]
-            kind = kinds.get(key)
-            if kind is None:
-                kind = self._key_kind(key, 0)
-                if len(kinds) < _CACHE_LIMIT:
-                    kinds[key] = kind
+            kind = self._kind(key, 0)
             if kind == _MASK:
                 if val not in (None, ""):
                     event[key] = MASK
@@ -170,24 +174,16 @@ class Redactor:
                 event[key] = self.value(val)
         return event
 
-    def _fields_into(self, out: dict[str, Any], event: dict[str, Any], depth: int) -> dict[str, Any]:
-        kinds = self._key_kinds
-        for key, val in event.items():
-            kind = kinds.get(key) if depth == 0 else None
-            if kind is None:
-                kind = self._key_kind(key, depth)
-                if depth == 0 and len(kinds) < _CACHE_LIMIT:
-                    kinds[key] = kind
-            if kind == _KEEP or (kind == _SCAN and isinstance(val, int | float)):
-                if out is not event:
-                    out[key] = val
-            elif kind == _MASK and val not in (None, ""):
-                out[key] = MASK
-            else:
-                new = self.value(val, depth)
-                if out is not event or new is not val:
-                    out[key] = new  # replacing a value while iterating is safe: the keys do not change
-        return out
+    def _kind(self, key: object, depth: int) -> int:
+        """How to treat ``key``'s value; top-level decisions are cached (records repeat their keys)."""
+        if depth:
+            return self._key_kind(key, depth)
+        kind = self._key_kinds.get(key)
+        if kind is None:
+            kind = self._key_kind(key, 0)
+            if len(self._key_kinds) < _CACHE_LIMIT:
+                self._key_kinds[key] = kind
+        return kind
 
     def _key_kind(self, key: object, depth: int) -> int:
         if depth == 0 and key in self.safe_fields:
