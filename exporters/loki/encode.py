@@ -49,23 +49,16 @@ def group(entries: Iterable[Entry]) -> dict[LabelSet, list[Entry]]:
     return streams
 
 
-Batch = Mapping[LabelSet, list[Entry]] | Iterable[Entry]
-
-
-def _streams(batch: Batch) -> Mapping[LabelSet, list[Entry]]:
-    """A batch already grouped by :func:`group` (what the client sends), or entries to group."""
-    return batch if isinstance(batch, Mapping) else group(batch)
-
-
-def encode_json(batch: Batch, compress: bool = True) -> Encoded:
-    streams = [
+def encode_json(streams: Mapping[LabelSet, list[Entry]], compress: bool = True) -> Encoded:
+    """A JSON push body (gzip) of a batch grouped by :func:`group`."""
+    body_streams = [
         {"stream": dict(labels), "values": [
             [str(e.timestamp_ns), e.line, dict(e.metadata)] if e.metadata else [str(e.timestamp_ns), e.line]
             for e in values
         ]}
-        for labels, values in _streams(batch).items()
+        for labels, values in streams.items()
     ]
-    payload = {"streams": streams}
+    payload = {"streams": body_streams}
     try:
         body = orjson.dumps(payload)
     except TypeError:  # a line holding lone surrogates (e.g. a file read with errors="surrogateescape")
@@ -75,10 +68,10 @@ def encode_json(batch: Batch, compress: bool = True) -> Encoded:
     return Encoded(body, "application/json", None)
 
 
-def encode_protobuf(batch: Batch) -> Encoded:
-    """logproto.PushRequest, snappy block-compressed, as Promtail sends it."""
+def encode_protobuf(streams: Mapping[LabelSet, list[Entry]]) -> Encoded:
+    """logproto.PushRequest, snappy block-compressed, as Promtail sends it, of a batch grouped by :func:`group`."""
     out = bytearray()
-    for labels, values in _streams(batch).items():
+    for labels, values in streams.items():
         stream = bytearray()
         _bytes_field(stream, 1, render(labels).encode("utf-8"))
         for e in values:

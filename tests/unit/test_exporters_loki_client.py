@@ -8,7 +8,7 @@ import time
 import pytest
 
 from exporters.loki import Backoff, LokiClient, Response, TransportError
-from exporters.loki.encode import Entry, encode_json, encode_protobuf
+from exporters.loki.encode import Entry, encode_json, encode_protobuf, group
 from exporters.loki.labels import label_set, render, sanitize_name
 from exporters.testing import FakeTransport, decode
 
@@ -217,7 +217,7 @@ def test_lines_racing_between_threads_never_go_backwards_in_a_stream():
 
 def test_encoders_round_trip_labels_and_lines():
     entries = [Entry(label_set({"service": 'we"ird\\', "level": "info"}), 1_700_000_000_123_456_789, "ünïcode ✓")]
-    for encoded in (encode_json(entries), encode_protobuf(entries)):
+    for encoded in (encode_json(group(entries)), encode_protobuf(group(entries))):
         assert decode(encoded) == [({"level": "info", "service": 'we"ird\\'}, 1_700_000_000_123_456_789, "ünïcode ✓")]
 
 
