@@ -7,6 +7,7 @@ auth_enabled, each rule goes to the tenant of the log types it queries (``endpoi
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -100,8 +101,10 @@ class StackTarget:
 
     # -- Loki's ruler: one rule file per tenant directory ---------------------------------------------------------
 
+    @functools.cached_property
     def _loki_auth_enabled(self) -> bool:
-        """Whether the native Loki runs multi-tenant: its rendered config (or the stack's template) says so."""
+        """Whether the native Loki runs multi-tenant: its rendered config (or the stack's template) says so; read
+        once per target, as every rule file's path and uid depends on it."""
         for path in (self.paths.of("loki") / "loki.yaml", self.config.root / "stack" / "loki" / "loki.yaml"):
             if path.exists():
                 found = re.search(r"^auth_enabled:\s*(\w+)", path.read_text(encoding="utf-8"), re.MULTILINE)
@@ -110,7 +113,7 @@ class StackTarget:
 
     def _loki_dir(self, tenant: str) -> str:
         """The rules/<dir> the ruler evaluates as ``tenant``: every rule is the single tenant's without auth."""
-        return (tenant or LOKI_TENANT) if self._loki_auth_enabled() else LOKI_TENANT
+        return (tenant or LOKI_TENANT) if self._loki_auth_enabled else LOKI_TENANT
 
     def _loki_file(self, tenant_dir: str) -> Path:
         return self.paths.of("loki") / "rules" / tenant_dir / LOKI_RULES
@@ -124,7 +127,7 @@ class StackTarget:
     def _loki_rules(self) -> dict[str, dict]:
         """Rule file per tenant directory."""
         loki = self.config.endpoints.loki
-        if not self._loki_auth_enabled():
+        if not self._loki_auth_enabled:
             return {LOKI_TENANT: self.rendered.loki_rules}
         return {self._loki_dir(tenant): rules for tenant, rules in split_rules(self.rendered.loki_rules, loki).items()}
 
