@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import traceback
 from collections.abc import Mapping
 from typing import Any
@@ -76,8 +77,20 @@ def status_class(status: int) -> str:
 
 def log(logger: logging.Logger, level: int, message: str, fields: Mapping[str, Any], **extra: Any) -> None:
     """Log one record with typed fields; the base of every helper below."""
-    if logger.isEnabledFor(level):
-        logger.log(level, message, extra={FIELDS_ATTR: dict(fields), **extra}, stacklevel=3)
+    if not logger.isEnabledFor(level):
+        return
+    extra = {FIELDS_ATTR: dict(fields), **extra}
+    if not isinstance(logger, logging.Logger):  # a LoggerAdapter: its own path
+        logger.log(level, message, extra=extra, stacklevel=3)
+        return
+    # What Logger.log does, without findCaller's walk over the stack: the helper's caller is two frames up.
+    try:
+        frame = sys._getframe(2)
+        code = frame.f_code
+        filename, lineno, function = code.co_filename, frame.f_lineno, code.co_name
+    except ValueError:
+        filename, lineno, function = "(unknown file)", 0, "(unknown function)"
+    logger.handle(logger.makeRecord(logger.name, level, filename, lineno, message, (), None, function, extra))
 
 
 def http_request(

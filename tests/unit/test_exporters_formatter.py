@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import logging.config
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -50,6 +51,37 @@ def test_a_record_has_the_schema_fields():
     assert r["http.route"] == "/orders/{id}"
     assert r["timestamp"].endswith("Z")
     assert r["code.function"] == "test_a_record_has_the_schema_fields"  # where the helper was called
+
+
+def test_a_helper_records_the_line_and_file_of_its_caller_for_every_handler():
+    log, out = capture(JsonFormatter(service="api", env="test", code_origin_level=logging.DEBUG))
+    plain = io.StringIO()
+    other = logging.StreamHandler(plain)  # a stdlib handler of the user's, reading the record's own attributes
+    other.setFormatter(logging.Formatter("%(filename)s:%(lineno)d %(funcName)s %(levelname)s %(message)s"))
+    log.addHandler(other)
+    line = sys._getframe().f_lineno + 1
+    schema.user_action(log, user_id="u1", action="open_map")
+    (r,) = records(out)
+    assert (r["code.function"], r["code.lineno"], r["code.filepath"]) == (
+        "test_a_helper_records_the_line_and_file_of_its_caller_for_every_handler", line, __file__)
+    assert plain.getvalue() == (f"test_exporters_formatter.py:{line} "
+                                "test_a_helper_records_the_line_and_file_of_its_caller_for_every_handler INFO "
+                                "user u1 open_map\n")
+
+
+def test_helpers_keep_logger_semantics_filters_disabled_loggers_and_adapters():
+    log, out = capture()
+    log.addFilter(lambda record: "secret-route" not in record.getMessage())
+    schema.http_request(log, route="/secret-route", method="GET", status=200, duration_s=0.01)
+    schema.http_request(log, route="/orders", method="GET", status=200, duration_s=0.01)
+    assert [r["http.route"] for r in records(out)] == ["/orders"]  # the logger's filter still runs
+    log.disabled = True
+    schema.http_request(log, route="/while-disabled", method="GET", status=200, duration_s=0.01)
+    log.disabled = False
+    assert len(records(out)) == 1
+    adapter = logging.LoggerAdapter(log, {"order.id": "o-1"})
+    schema.http_request(adapter, route="/adapted", method="GET", status=200, duration_s=0.01)  # type: ignore[arg-type]
+    assert records(out)[-1]["message"].startswith("GET /adapted 200")
 
 
 @pytest.mark.parametrize(("helper", "kwargs", "log_type"), [
@@ -289,3 +321,20 @@ def test_a_failing_handler_counts_and_logs_the_drop(caplog):
     assert handler.client.stats.dropped["handler_error"] == 1
     assert "handler_error" in caplog.text
     handler.close()
+
+
+def test_the_loki_handler_runs_its_filters_and_never_ships_tracklogs_own_warnings():
+    fake = FakeTransport()
+    handler = LokiHandler(transport=fake, service="x", batch_max_wait=0.05)
+    handler.addFilter(lambda record: "drop me" not in record.getMessage())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        logging.getLogger("unit.filtered").warning("keep me")
+        logging.getLogger("unit.filtered").warning("drop me")
+        logging.getLogger("tracklog.internal").warning("tracklog: Loki refused a batch")  # would loop back into Loki
+        handler.flush()
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+    assert [json.loads(line)["message"] for line in fake.lines()] == ["keep me"]
