@@ -24,6 +24,7 @@ Processor = Callable[[logging.LogRecord, Event], Event]
 _RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message", "asctime", "taskName", schema.FIELDS_ATTR, "tags", "_tracklog_chain",
 }
+_PLAIN_RECORD_SIZE = len(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
 _LEVELS = {"WARNING": "warn", "CRITICAL": "critical", "ERROR": "error", "INFO": "info", "DEBUG": "debug"}
 
 
@@ -134,7 +135,9 @@ class JsonFormatter(logging.Formatter):
             if key != schema.LOG_TYPE:
                 event[key] = value
         attrs = record.__dict__
-        extras = attrs.keys() - _RECORD_ATTRS  # C-level set difference; most records have few or no extras
+        # A record with no extras has only the standard attributes (and the helpers' fields): skip the set difference.
+        plain = len(attrs) == _PLAIN_RECORD_SIZE + (schema.FIELDS_ATTR in attrs)
+        extras = () if plain else attrs.keys() - _RECORD_ATTRS
         if extras:
             for key in extras if len(extras) == 1 else [k for k in attrs if k in extras]:  # keep their order
                 if key != "log_type" and (self.extra_fields is None or key in self.extra_fields):

@@ -74,18 +74,26 @@ class LokiHandler(logging.Handler):
         self.router = _router(client, tenants, self._owns_client, url, auth, client_options) if tenants else None
         self.setFormatter(JsonFormatter(service=service, env=env))
         self._labels_cache: dict[tuple[Any, ...], LabelSet] = {}
-        self.addFilter(_not_internal)
 
     def setFormatter(self, fmt: logging.Formatter | None) -> None:
         super().setFormatter(fmt)
         self._json = fmt if isinstance(fmt, JsonFormatter) else None
+
+    def handle(self, record: logging.LogRecord) -> logging.LogRecord | bool:
+        """Filter and emit without ``Handler``'s per-record lock: emit only enqueues, and the queue has its own."""
+        if record.name.startswith(INTERNAL_LOGGER):
+            return False  # tracklog's own warnings never feed back into Loki through the handler that caused them
+        passed = self.filter(record) if self.filters else True
+        if passed:
+            self.emit(passed if isinstance(passed, logging.LogRecord) else record)  # 3.12 filters may return one
+        return passed
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             if self._json is not None:
                 event = self._json.event(record)
                 line = self._json.render(event)
-                key = tuple(event.get(k) for k in self.label_keys)
+                key = tuple(map(event.get, self.label_keys))
                 tags = getattr(record, "tags", None)
                 labels = self._labels_cache.get(key) if not tags else None
                 if labels is None:
@@ -149,8 +157,3 @@ def _router(client: LokiClient, tenants: Mapping[str, str | LokiClient], owns_cl
                                                                 tenant_spool_name(spool_name, tenant)):
                 router.client_for(log_type)
     return router
-
-
-def _not_internal(record: logging.LogRecord) -> bool:
-    """tracklog's own warnings never feed back into Loki through the handler that caused them."""
-    return not record.name.startswith(INTERNAL_LOGGER)

@@ -27,6 +27,7 @@ from exporters.loki.transport import HttpTransport, Transport, TransportError
 from exporters.schema import LOG_TYPES
 
 internal_log = logging.getLogger("tracklog.internal")
+_new_tuple = tuple.__new__
 TRUNCATION_MARKER = "…[truncated {} bytes]"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 DROP_REASONS = ("buffer_full", "rejected", "too_large", "spool_full", "shutdown_timeout", "spool_corrupt",
@@ -140,12 +141,12 @@ class LokiClient:
         if len(line) * 4 > self.max_line_bytes:
             line = self._truncate(line)
         size = len(line) + 64
-        with self._cond:
+        with self._lock:  # the condition's own lock: notify() below is legal, without Condition's wrapper calls
             if self._queue_bytes + size > self.buffer_max_bytes or self._closed:
                 self.stats.dropped["buffer_full" if not self._closed else "shutdown_timeout"] += 1
                 self._note_drop("buffer_full" if not self._closed else "shutdown_timeout")
                 return False
-            self._queue.append(Entry(labels, timestamp_ns, line, metadata))
+            self._queue.append(_new_tuple(Entry, (labels, timestamp_ns, line, metadata)))  # Entry(...) w/o __new__
             self._queue_bytes += size
             self.stats.accepted += 1
             if not self._oldest_enqueued:
