@@ -18,7 +18,7 @@ import requests
 from provisioning import procs
 from provisioning.config import DEFAULT_PORTS, Config
 from provisioning.errors import StackError
-from provisioning.stack.servers import Paths, Server, servers
+from provisioning.stack.servers import Paths, Server, servers, tools
 
 # Files that tracklog itself changes while the stack runs (Loki's runtime overrides): written once, then kept.
 KEEP_IF_EXISTS = frozenset({"runtime.yaml"})
@@ -71,8 +71,9 @@ class Stack:
         return values
 
     def build(self) -> dict[str, str]:
-        """Make sure every binary exists (apt installs, Go builds); return name -> binary path."""
-        return {server.name: server.locate() for server in self.servers}
+        """Make sure every binary exists (apt installs, Go builds; the servers, then the tools); return name -> path."""
+        return {server.name: server.locate() for server in self.servers} | {
+            name: locate() for name, locate in tools(self.config).items()}
 
     def render(self, server: Server, target: Path | None = None, values: dict[str, str] | None = None) -> Path:
         """Fill the server's config templates from stack/<name>/ into its state directory (or ``target``)."""

@@ -98,6 +98,20 @@ def _built_binary(script: Path) -> Callable[[], str]:
     return locate
 
 
+def tools(config: Config) -> dict[str, Callable[[], str]]:
+    """Go programs `tracklog stack build` builds besides the servers (the tests run them): name -> locate."""
+    return {"pushcheck": _built_binary(config.root / "stack" / "build" / "pushcheck.sh")}
+
+
+def pushcheck_binary(root: Path) -> Path:
+    """Where stack/build/pushcheck.sh puts the binary for the current source (built or not; nothing is built)."""
+    script = root / "stack" / "build" / "pushcheck.sh"
+    result = subprocess.run(["bash", str(script), "--path"], stdout=subprocess.PIPE, text=True, check=False)
+    if result.returncode != 0 or not result.stdout.strip():
+        raise StackError(f"{script} --path failed (exit {result.returncode})")
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
 def _made(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
