@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import subprocess
 import sys
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 
 from bench.faultproxy import FaultProxy
-from bench.measure import count_in_loki
+from bench.measure import count_in_loki, loki_cpu_seconds
 
 HANDLERS = ("tracklog", "tracklog-protobuf", "loki-logger-handler", "python-logging-loki", "stream-file")
 # name: (proxy mode, share of the logging time it lasts); "hung" lasts for good. Failure runs log at a steady rate
@@ -59,6 +60,8 @@ def run_one(handler: str, scenario: str, records: int, loki_url: str, spool: Pat
     proxy = FaultProxy(loki_url)
     if mode != "forward":
         proxy.fail(mode, seconds)
+    loki_cpu_before = loki_cpu_seconds(loki_url)
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     worker = subprocess.Popen(
         [sys.executable, "-m", "bench.worker", "--handler", handler, "--url", proxy.url, "--service", service,
@@ -81,12 +84,19 @@ def run_one(handler: str, scenario: str, records: int, loki_url: str, spool: Pat
     else:
         delivered, _ = wait_for_count(loki_url, service, records)
         done_at = proxy.last_accepted_at  # when Loki accepted the last push (polling Loki would round it up)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the worker is the only child reaped since
+    worker_cpu = (children.ru_utime + children.ru_stime) - (children_before.ru_utime + children_before.ru_stime)
+    loki_cpu = loki_cpu_seconds(loki_url) - loki_cpu_before
     requests_sent = proxy.requests
     proxy.close()
     row = {
         "handler": handler, "scenario": scenario, "records": records, **stats,
         "delivered": delivered, "lost": records - delivered, "requests": requests_sent, "exit_s": exit_s,
         "delivered_per_s": round(delivered / max(done_at - started, 1e-6)) if scenario == "healthy" else None,
+        "start_s": round(logged_at - started - stats.get("log_seconds", 0.0), 3),  # interpreter start and imports
+        "tail_s": round(done_at - logged_at, 3),  # from the last log call to Loki taking the last push
+        "worker_cpu_s": round(worker_cpu, 3),  # the logging process, start to exit
+        "loki_cpu_s": round(loki_cpu, 3),  # the Loki server over the same run (its ingestion of these records)
     }
     if handler.startswith("tracklog") and row["lost"]:
         # tracklog spooled what Loki had not taken by exit; a restarted process replays it. Count that too.

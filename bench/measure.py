@@ -1,4 +1,4 @@
-"""What the benchmarks measure the same way: records of a service counted in Loki, a process's peak memory."""
+"""What the benchmarks measure the same way: records of a service counted in Loki, a process's peak memory, CPU."""
 
 from __future__ import annotations
 
@@ -27,3 +27,13 @@ def peak_rss_mb(pid: int | str = "self") -> float:
     except OSError:
         pass
     return 0.0
+
+
+def loki_cpu_seconds(loki_url: str) -> float:
+    """Loki's own ``process_cpu_seconds_total``: the server's share of a run's CPU, read before and after it."""
+    answer = requests.get(f"{loki_url}/metrics", timeout=10)
+    answer.raise_for_status()
+    for line in answer.text.splitlines():
+        if line.startswith("process_cpu_seconds_total "):
+            return float(line.split()[1])
+    raise RuntimeError(f"{loki_url}/metrics has no process_cpu_seconds_total")

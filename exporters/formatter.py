@@ -122,18 +122,19 @@ class JsonFormatter(logging.Formatter):
         except Exception as exc:
             message = f"{_safe_str(record.msg)} (tracklog: bad format args: {type(exc).__name__})"
         fields: dict[str, Any] = getattr(record, schema.FIELDS_ATTR, None) or {}
+        log_type = fields.get(schema.LOG_TYPE) or getattr(record, "log_type", None) or self.log_type
         event: Event = {
             "timestamp": rfc3339(record.created),
             "level": _LEVELS.get(record.levelname, record.levelname.lower()),
-            "log_type": fields.get(schema.LOG_TYPE) or getattr(record, "log_type", None) or self.log_type,
+            "log_type": log_type,
             "service": self.service,
             "env": self.env,
             "logger": record.name,
             "message": message,
         }
-        for key, value in fields.items():
-            if key != schema.LOG_TYPE:
-                event[key] = value
+        if fields:
+            event.update(fields)
+            event["log_type"] = log_type  # the fields' own, unless it was empty
         attrs = record.__dict__
         # A record with no extras has only the standard attributes (and the helpers' fields): skip the set difference.
         plain = len(attrs) == _PLAIN_RECORD_SIZE + (schema.FIELDS_ATTR in attrs)

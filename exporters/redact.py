@@ -108,6 +108,7 @@ class Redactor:
         # The pre-check knows only the default patterns; any other pattern means every value is scanned.
         self._precheck = all(DEFAULT_PATTERNS.get(name) == regex for name, regex in chosen.items())
         self._key_kinds: dict[object, int] = {}
+        self._plans: dict[tuple[object, ...], tuple[tuple[object, int], ...]] = {}
 
     def text(self, value: str) -> str:
         if self._regex is None or not value:
@@ -162,9 +163,15 @@ class Redactor:
 
     def redact_in_place(self, event: dict[str, Any]) -> dict[str, Any]:
         """Redact a top-level event the caller built and owns (the formatter's): no copy of its own keys."""
-        for key in event.keys() - self.safe_fields:  # most of a record is safe: skip it without a Python loop
+        shape = tuple(event)  # records from one call site repeat their keys: plan once which of them to look at
+        plan = self._plans.get(shape)
+        if plan is None:
+            plan = tuple((key, self._kind(key, 0)) for key in event if key not in self.safe_fields)
+            if len(self._plans) >= _CACHE_LIMIT:
+                self._plans.clear()
+            self._plans[shape] = plan
+        for key, kind in plan:
             val = event[key]
-            kind = self._kind(key, 0)
             if kind == _MASK:
                 if val not in (None, ""):
                     event[key] = MASK
