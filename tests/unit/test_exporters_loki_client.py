@@ -252,3 +252,30 @@ def test_a_process_that_logs_nothing_still_replays_the_spool_it_inherits(tmp_pat
     second.close()  # never pushed a record: the replay must still happen within the flush bound
     assert fake.lines() == [f"line {i}" for i in range(12)]
     assert list(tmp_path.glob("svc/*.seg")) == []
+
+
+def test_callers_hand_the_gil_to_the_sender_only_while_it_is_a_batch_behind(monkeypatch):
+    release = threading.Event()
+
+    class StuckUntilReleased(FakeTransport):
+        def send(self, batch):
+            release.wait(10)
+            return super().send(batch)
+
+    yields: list[float] = []
+    real_sleep = time.sleep
+    monkeypatch.setattr(time, "sleep", lambda s: yields.append(s) if s == 0 else real_sleep(s))
+    keeping_up = make(FakeTransport(), batch_max_bytes=1 << 30, batch_max_wait=60)
+    push_n(keeping_up, 1000)
+    assert yields == []  # a sender with nothing to catch up on is never handed the GIL
+    keeping_up.close(1)
+
+    behind_transport = StuckUntilReleased()
+    behind = make(behind_transport, batch_max_bytes=2_000, batch_max_wait=60)  # ~30 lines a batch
+    push_n(behind, 1000)  # the sender holds its first batch in a send that does not return
+    assert yields and set(yields) == {0}
+    assert len(yields) <= 1000 // 64  # once per 64 lines at most
+    release.set()
+    assert behind.flush(5)
+    assert len(behind_transport.lines()) == 1000
+    behind.close(1)
