@@ -166,14 +166,14 @@ def build_client(config: Config, tenant: str | None = None) -> LokiClient:
     """
     loki = config.endpoints.loki
     tenant = loki.tenant if tenant is None else tenant
-    user = _secret(loki.username_env, "endpoints.loki.username_env")
-    password = _secret(loki.password_env, "endpoints.loki.password_env")
-    token = _secret(loki.bearer_token_env, "endpoints.loki.bearer_token_env")
+    for key in ("username_env", "password_env", "bearer_token_env"):
+        _warn_if_unset(getattr(loki, key), f"endpoints.loki.{key}")
+    auth, token = loki.credentials()  # the one reading of Loki's credentials, as every command does it
     return LokiClient(
         loki.url,
         tenant=tenant or None,
-        auth=(user, password) if user and password else None,
-        bearer_token=token or None,
+        auth=auth,
+        bearer_token=token,
         verify=loki.verify_tls,
         spool_dir=config.stack.state_dir / "agent-spool",
         spool_name="agent" if tenant == loki.tenant else tenant_spool_name("agent", tenant),
@@ -274,14 +274,10 @@ def _handle_signals(stop: threading.Event) -> Callable[[], None]:
     return restore
 
 
-def _secret(env_name: str, where: str) -> str:
-    """The value of the environment variable named in the config; only its name is ever logged."""
-    if not env_name:
-        return ""
-    value = os.environ.get(env_name, "")
-    if not value:
+def _warn_if_unset(env_name: str, where: str) -> None:
+    """A credential variable the config names but the environment lacks; only its name is ever logged."""
+    if env_name and not os.environ.get(env_name):
         internal_log.warning("tracklog agent: %s names $%s, which is not set", where, env_name)
-    return value
 
 
 __all__ = ["Agent", "build_client", "build_router", "run_agent"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from exporters import LokiHandler, schema
-from exporters.agent.main import Agent, build_router
+from exporters.agent.main import Agent, build_client, build_router
 from exporters.loki.client import Backoff, LokiClient, TenantRouter, close_all
 from exporters.loki.labels import label_set
 from exporters.testing import FakeTransport
@@ -223,6 +224,31 @@ def test_agent_builds_one_client_per_tenant_with_its_own_spool(tmp_path):
             ("app", "agent"), ("security-logs", "agent-security-logs")]
     finally:
         router.close(0)
+
+
+def test_the_agent_reads_lokis_credentials_as_every_command_does(tmp_path, monkeypatch, caplog):
+    cfg = load(tmp_path, {"username_env": "LOKI_USER", "password_env": "LOKI_PASSWORD",
+                          "bearer_token_env": "LOKI_TOKEN"}, stack={"state_dir": "state"})
+    monkeypatch.setenv("LOKI_USER", "shipper")
+    monkeypatch.delenv("LOKI_PASSWORD", raising=False)
+    monkeypatch.delenv("LOKI_TOKEN", raising=False)
+
+    def authorization() -> str:
+        client = build_client(cfg)
+        try:
+            return client._transport_factory()._headers.get("Authorization", "")  # type: ignore[union-attr]
+        finally:
+            client.close(0)
+
+    with caplog.at_level(logging.WARNING, logger="tracklog.internal"):
+        sent = authorization()
+    # A user without a password is still basic auth (Loki behind a proxy may want just a name), as for commands.
+    assert cfg.endpoints.loki.credentials() == (("shipper", ""), None)
+    assert sent == "Basic " + base64.b64encode(b"shipper:").decode()
+    assert "$LOKI_PASSWORD, which is not set" in caplog.text
+    monkeypatch.setenv("LOKI_TOKEN", "t0ken-value")
+    assert authorization() == "Bearer t0ken-value"  # a set token wins, everywhere
+    assert "t0ken-value" not in caplog.text
 
 
 # -- readers ----------------------------------------------------------------------------------------------------------
