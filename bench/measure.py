@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import requests
-
 
 def count_in_loki(loki_url: str, service: str, window: str = "3h") -> int:
     """Lines of ``{service="..."}`` in Loki over the last ``window``."""
+    import requests  # here, not at the top: the worker imports this module, and its start-up is measured
+
     answer = requests.get(f"{loki_url}/loki/api/v1/query", params={
         "query": f'sum(count_over_time({{service="{service}"}}[{window}]))', "time": time.time_ns() + 10**9,
     }, timeout=60)
@@ -31,6 +31,8 @@ def peak_rss_mb(pid: int | str = "self") -> float:
 
 def loki_cpu_seconds(loki_url: str) -> float:
     """Loki's own ``process_cpu_seconds_total``: the server's share of a run's CPU, read before and after it."""
+    import requests
+
     answer = requests.get(f"{loki_url}/metrics", timeout=10)
     answer.raise_for_status()
     for line in answer.text.splitlines():

@@ -80,12 +80,12 @@ def main() -> None:
                 time.sleep(delay)
     elapsed = time.perf_counter() - started
     times.sort()
-    print(json.dumps({
+    print(json.dumps({  # --records 0 (replaying a spool left by an earlier run) logs nothing: no call times
         "logged": args.records,
         "log_seconds": elapsed,
-        "call_median_us": statistics.median(times) / 1000,
-        "call_p99_us": times[int(len(times) * 0.99)] / 1000,
-        "call_max_us": times[-1] / 1000,
+        "call_median_us": statistics.median(times) / 1000 if times else 0.0,
+        "call_p99_us": times[int(len(times) * 0.99)] / 1000 if times else 0.0,
+        "call_max_us": times[-1] / 1000 if times else 0.0,
         "peak_rss_mb": peak_rss_mb(),
     }), flush=True)
     # Exit as a service would: logging.shutdown() at interpreter exit flushes (or not) each handler. The queue

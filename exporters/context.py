@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import logging
 import os
 import re
 import types
@@ -29,15 +28,6 @@ def bound(**fields: Any) -> Iterator[None]:
 
 def current() -> Mapping[str, Any]:
     return _BOUND.get()
-
-
-def add_bound_fields(record: logging.LogRecord, event: dict[str, Any]) -> dict[str, Any]:
-    """Formatter processor: bound fields, without overriding what the record itself says."""
-    fields = _BOUND.get()
-    if fields:
-        for key, value in fields.items():
-            event.setdefault(key, value)
-    return event
 
 
 def parse_traceparent(header: str | None) -> tuple[str, str] | None:

@@ -14,7 +14,7 @@ import orjson
 
 from exporters import schema
 from exporters.chain import CHAINED_TYPES, HASH, ID, PREV, SEQ, HashChain
-from exporters.context import add_bound_fields
+from exporters.context import current as bound_fields
 from exporters.redact import Redactor
 
 Event = dict[str, Any]
@@ -42,21 +42,13 @@ def rfc3339(created: float) -> str:
     return f"{prefix}.{int((created - seconds) * 1e6):06d}Z"
 
 
-def _otel_trace_context() -> Processor | None:
-    """A processor adding trace_id/span_id from the active OpenTelemetry span, if OpenTelemetry is installed."""
+def _otel_current_span() -> Callable[[], Any] | None:
+    """OpenTelemetry's ``trace.get_current_span``, or None when OpenTelemetry is not installed."""
     try:
         from opentelemetry import trace
     except ImportError:
         return None
-
-    def add(record: logging.LogRecord, event: Event) -> Event:
-        ctx = trace.get_current_span().get_span_context()
-        if ctx.is_valid and schema.TRACE_ID not in event:
-            event[schema.TRACE_ID] = format(ctx.trace_id, "032x")
-            event[schema.SPAN_ID] = format(ctx.span_id, "016x")
-        return event
-
-    return add
+    return trace.get_current_span
 
 
 class JsonFormatter(logging.Formatter):
@@ -96,11 +88,8 @@ class JsonFormatter(logging.Formatter):
             Redactor() if redactor is None or redactor is True else (redactor or None)
         )
         self.extra_fields = frozenset(extra_fields) if extra_fields is not None else None
-        chosen = [add_bound_fields, *processors]
-        otel = _otel_trace_context()
-        if otel is not None:
-            chosen.insert(0, otel)
-        self.processors = tuple(chosen)
+        self._current_span = _otel_current_span()
+        self.processors = tuple(processors)  # run after the trace context and the bound fields are added
         self.code_origin_level = code_origin_level
         self.chain = HashChain() if chain else None
 
@@ -152,6 +141,15 @@ class JsonFormatter(logging.Formatter):
                 event.setdefault(key, value)
         elif record.stack_info:
             event[schema.STACKTRACE] = record.stack_info
+        if self._current_span is not None:  # trace context of the active span; inline, as bound fields: every record
+            span = self._current_span().get_span_context()
+            if span.is_valid and schema.TRACE_ID not in event:
+                event[schema.TRACE_ID] = format(span.trace_id, "032x")
+                event[schema.SPAN_ID] = format(span.span_id, "016x")
+        bound = bound_fields()
+        if bound:  # fields bound to the request or task, without overriding what the record itself says
+            for key, value in bound.items():
+                event.setdefault(key, value)
         built = event
         for processor in self.processors:
             event = processor(record, event)

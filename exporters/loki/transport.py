@@ -8,8 +8,8 @@ environment variables (``http_proxy``, ``https_proxy``, ``all_proxy``, ``no_prox
 from __future__ import annotations
 
 import base64
+import functools
 import http.client
-import importlib.metadata
 import os
 import ssl
 import urllib.request
@@ -25,14 +25,15 @@ PUSH_PATH = "/loki/api/v1/push"
 _STALE = (BrokenPipeError, ConnectionResetError)  # http.client.RemoteDisconnected is a ConnectionResetError
 
 
-def _version() -> str:
+@functools.cache
+def user_agent() -> str:
+    """``tracklog/<version>``; read when the first transport is made (importlib.metadata costs ~5 ms at import)."""
+    import importlib.metadata
+
     try:
-        return importlib.metadata.version("tracklog")
+        return f"tracklog/{importlib.metadata.version('tracklog')}"
     except importlib.metadata.PackageNotFoundError:
-        return "dev"
-
-
-USER_AGENT = f"tracklog/{_version()}"
+        return "tracklog/dev"
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ class HttpTransport:
         self._verify = verify
         self._context: ssl.SSLContext | None = None  # made once: loading the CA certificates is slow
         self._headers: dict[str, str] = {}
-        for name, value in {"User-Agent": USER_AGENT, **(headers or {})}.items():
+        for name, value in {"User-Agent": user_agent(), **(headers or {})}.items():
             self._set(self._headers, name, value)
         if tenant:
             self._set(self._headers, "X-Scope-OrgID", tenant)
