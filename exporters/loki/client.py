@@ -71,7 +71,7 @@ class LokiClient:
     Args:
         url: Loki's base URL or push URL (ignored when ``transport`` is given).
         transport: anything with ``send(Encoded) -> Response``; defaults to :class:`HttpTransport`.
-        encoding: ``"json"`` (gzip; the default: 2.35x fewer bytes than protobuf + snappy and 1.9x cheaper to
+        encoding: ``"json"`` (gzip; the default: 2.35x fewer bytes than protobuf + snappy and 1.2x cheaper to
             build, `python -m bench encoding`) or ``"protobuf"`` (snappy, Loki's native format).
         batch_max_bytes / batch_max_wait: a batch is sent when it holds this many bytes or its oldest line is this old.
             2 MiB (Promtail's is 1 MiB): half the requests at the same latency bound, and a fast logger's callers wait
