@@ -18,6 +18,9 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"})
 
 
+_SEEN_LIMIT = 10_000  # distinct raw value sets of requests remembered; past it, each one is worked out again
+
+
 class _Bounded:
     """Remembers at most ``limit`` distinct values; later new values become ``other``."""
 
@@ -69,6 +72,7 @@ class RecordMetrics:
         self._bound = {name: _Bounded(max_values) for name in ("route", "error_type", "reason", "role", "action",
                                                                "operation", "service")}
         self._children: dict[tuple[Any, ...], Any] = {}
+        self._requests_seen: dict[tuple[Any, ...], tuple[Any, Any, Any]] = {}
 
     def _child(self, metric: Any, *values: str) -> Any:
         key = (id(metric), *values)
@@ -79,6 +83,36 @@ class RecordMetrics:
 
     def observe(self, event: dict[str, Any]) -> None:
         """Update metrics from one event dict (the schema's field names)."""
+        if event.get(schema.EVENT_NAME) == "http.request" and schema.ERROR_TYPE not in event:
+            # A service's most frequent record: its three children are looked up once per distinct set of values.
+            key = (event.get("service", "unknown"), event.get("log_type"), event.get("level"),
+                   event.get(schema.HTTP_ROUTE), event.get(schema.HTTP_METHOD), event.get(schema.HTTP_STATUS))
+            try:
+                children = self._requests_seen.get(key)
+            except TypeError:  # an unhashable value: the general path below copes with it
+                children = key = None
+            if children is None:
+                children = self._request_children(event)
+                if key is not None and len(self._requests_seen) < _SEEN_LIMIT:
+                    self._requests_seen[key] = children
+            records, requests, latency = children
+            records.inc()
+            requests.inc()
+            latency.observe(float(event.get(schema.HTTP_DURATION, 0.0)))
+            return
+        self._observe(event)
+
+    def _request_children(self, event: dict[str, Any]) -> tuple[Any, Any, Any]:
+        service = self._bound["service"](event.get("service", "unknown"))
+        route = self._bound["route"](event.get(schema.HTTP_ROUTE, ""))
+        method = str(event.get(schema.HTTP_METHOD, "")).upper()
+        method = method if method in _METHODS else "_OTHER"
+        status = int(event.get(schema.HTTP_STATUS, 0) or 0)
+        return (self._child(self.records, service, str(event.get("log_type", "")), str(event.get("level", ""))),
+                self._child(self.requests, service, route, method, schema.status_class(status)),
+                self._child(self.latency, service, route, method))
+
+    def _observe(self, event: dict[str, Any]) -> None:
         service = self._bound["service"](event.get("service", "unknown"))
         self._child(self.records, service, str(event.get("log_type", "")), str(event.get("level", ""))).inc()
         name = event.get(schema.EVENT_NAME)

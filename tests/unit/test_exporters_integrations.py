@@ -144,3 +144,32 @@ def test_multiprocess_metrics_aggregate_across_processes(tmp_path, monkeypatch):
     total = _exposition_registry().get_sample_value(
         "http_server_requests_total", {"service": "api", "route": "/x", "method": "GET", "status_class": "2xx"})
     assert total == 3
+
+
+def test_request_metrics_through_the_remembered_children_equal_the_general_path():
+    from prometheus_client import CollectorRegistry
+
+    fast_registry, general_registry = CollectorRegistry(), CollectorRegistry()
+    fast, general = RecordMetrics(fast_registry, max_values=5), RecordMetrics(general_registry, max_values=5)
+    events = []
+    for i in range(400):
+        event = {"service": "api", "log_type": "application", "level": ["info", "warn", "error"][i % 3],
+                 "event.name": "http.request", "http.route": f"/r{i % 9}",  # 9 routes: 4 become "other"
+                 "http.request.method": ["GET", "post", "BREW"][i % 3], "http.response.status_code": 100 + i % 500,
+                 "http.server.request.duration": (i % 17) / 100}
+        if i % 50 == 0:
+            event["error.type"] = f"E{i % 7}"
+        if i % 97 == 0:
+            event["http.route"] = ["unhashable"]  # a user's odd value: counted, never raised
+        events.append(event)
+    for event in events + events:  # the second pass hits the remembered children
+        fast.observe(event)
+        general._observe(event)
+
+    def samples(registry: CollectorRegistry) -> list[tuple[str, tuple, float]]:
+        return sorted((s.name, tuple(sorted(s.labels.items())), s.value)
+                      for metric in registry.collect() for s in metric.samples if not s.name.endswith("_created"))
+
+    assert samples(fast_registry) == samples(general_registry)
+    assert any(dict(labels).get("route") == "other" for _, labels, _ in samples(fast_registry))
+    assert sum(v for name, _, v in samples(fast_registry) if name == "http_server_requests_total") == 800
