@@ -28,7 +28,9 @@ stack-status: venv
 lint: venv
 	$(PY) -m ruff check .
 
+# The unit tests need one Go tool (the push conformance check), not the servers: build just that (cached).
 test-unit: venv
+	bash stack/build/pushcheck.sh >/dev/null
 	$(PY) -m pytest -m "not integration" tests/unit
 
 # Builds/installs the servers first (cached under ~/.cache/tracklog), then runs every test; the integration
