@@ -117,12 +117,9 @@ class RecordMetrics:
         self._child(self.records, service, str(event.get("log_type", "")), str(event.get("level", ""))).inc()
         name = event.get(schema.EVENT_NAME)
         if name == "http.request":
-            route = self._bound["route"](event.get(schema.HTTP_ROUTE, ""))
-            method = str(event.get(schema.HTTP_METHOD, "")).upper()
-            method = method if method in _METHODS else "_OTHER"
-            status = int(event.get(schema.HTTP_STATUS, 0) or 0)
-            self._child(self.requests, service, route, method, schema.status_class(status)).inc()
-            self._child(self.latency, service, route, method).observe(float(event.get(schema.HTTP_DURATION, 0.0)))
+            _, requests, latency = self._request_children(event)
+            requests.inc()
+            latency.observe(float(event.get(schema.HTTP_DURATION, 0.0)))
         elif name == "db.query":
             op = self._bound["operation"](event.get(schema.DB_OPERATION, ""))
             self._child(self.db_latency, service, op).observe(float(event.get(schema.DB_DURATION, 0.0)))

@@ -71,7 +71,8 @@ def encode_protobuf(streams: Mapping[LabelSet, list[Entry]]) -> Encoded:
     """logproto.PushRequest, snappy block-compressed, as Promtail sends it, of a batch grouped by :func:`group`.
 
     Built as byte strings joined once, with a lookup for every length below 16 KiB and each stream's seconds
-    field reused while the second stays the same: 1.1 µs per entry, against 3.6 µs building it field by field.
+    field reused while the second stays the same: 2.61 µs per entry with grouping and snappy (`python -m bench
+    encoding`), against 3.84 µs building it field by field.
     """
     out = []
     for labels, values in streams.items():
