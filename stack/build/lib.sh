@@ -73,28 +73,42 @@ gobuild_version() { # <variable> <KEY>: read KEY=VALUE from versions.env without
     printf -v "$1" '%s' "$v"
 }
 
-gobuild_main() {
+gobuild_paths() { # <name> <version>: where the binary, its build dir and build log go
     CACHE_DIR="${TRACKLOG_CACHE:-$HOME/.cache/tracklog}"
-    BIN="${CACHE_DIR}/bin/${BIN_NAME}-${VERSION}"
-    BUILD_DIR="${CACHE_DIR}/build/${BIN_NAME}-${VERSION}"
+    BIN="${CACHE_DIR}/bin/$1-$2"
+    BUILD_DIR="${CACHE_DIR}/build/$1-$2"
     BUILD_LOG="${BUILD_DIR}/build.log"
+}
 
+gobuild_reuse_or_prepare() { # an existing binary: print it and exit 0; else make the dirs, empty the log, set Go's env
     if [[ -x "$BIN" ]]; then
         log "already built: $BIN"
         printf '%s\n' "$BIN"
         exit 0
     fi
-
     command -v go >/dev/null 2>&1 || die "go not found on PATH"
     mkdir -p "$BUILD_DIR" "${CACHE_DIR}/bin"
     : >"$BUILD_LOG"
-    log "building ${DISPLAY_NAME} ${VERSION} (${PKG}@${MODULE_VERSION}) with $(go version | awk '{print $3}')"
-    log "build dir: $BUILD_DIR"
-    log "build log: $BUILD_LOG"
-
     export GOTOOLCHAIN=local
     export CGO_ENABLED=0
     export GOWORK=off
+}
+
+gobuild_check_license() { # <module dir> <what>: refuse to build unless its LICENSE is the Apache License 2.0
+    [[ -f "$1/LICENSE" ]] || die "no LICENSE in downloaded $2 (see $BUILD_LOG)"
+    if grep -qi 'AFFERO' "$1/LICENSE" || ! grep -q 'Apache License' "$1/LICENSE" \
+        || ! grep -q 'Version 2.0, January 2004' "$1/LICENSE"; then
+        die "$1/LICENSE is not the Apache License 2.0 - refusing to build${LICENSE_NOTE:+ $LICENSE_NOTE}"
+    fi
+    log "license OK: Apache License 2.0 ($1/LICENSE)"
+}
+
+gobuild_main() {
+    gobuild_paths "$BIN_NAME" "$VERSION"
+    gobuild_reuse_or_prepare
+    log "building ${DISPLAY_NAME} ${VERSION} (${PKG}@${MODULE_VERSION}) with $(go version | awk '{print $3}')"
+    log "build dir: $BUILD_DIR"
+    log "build log: $BUILD_LOG"
     cd "$BUILD_DIR"
 
     gobuild_download
@@ -114,12 +128,8 @@ gobuild_download() { # 1. Download the module and check its license before build
     MOD_DIR="$(gobuild_json_field "$json" Dir)"
     # shellcheck disable=SC2034 # for gobuild_ldflags hooks
     MOD_INFO="$(gobuild_json_field "$json" Info)"
-    [[ -n "$MOD_DIR" && -f "$MOD_DIR/LICENSE" ]] || die "no LICENSE in downloaded module (see $BUILD_LOG)"
-    if grep -qi 'AFFERO' "$MOD_DIR/LICENSE" || ! grep -q 'Apache License' "$MOD_DIR/LICENSE" \
-        || ! grep -q 'Version 2.0, January 2004' "$MOD_DIR/LICENSE"; then
-        die "$MOD_DIR/LICENSE is not the Apache License 2.0 - refusing to build${LICENSE_NOTE:+ $LICENSE_NOTE}"
-    fi
-    log "license OK: Apache License 2.0 ($MOD_DIR/LICENSE)"
+    [[ -n "$MOD_DIR" ]] || die "module download printed no Dir (see $BUILD_LOG)"
+    gobuild_check_license "$MOD_DIR" module
 }
 
 gobuild_json_field() { # <json> <field>: a string field of `go mod download -json`

@@ -12,24 +12,23 @@
 #
 #   pushcheck.sh --path    print the binary path only (no build; the file may not exist yet)
 #
-# Self-contained (lib.sh's gobuild_main builds a module from the proxy, not local source), with
-# the same contract and the same license rule: the pkg/push module's LICENSE must be the Apache
-# License 2.0, and the main Loki module (AGPL since 2.3) must not be in the build at all.
+# It sources lib.sh for the shared contract (paths, reuse of a built binary, Go's environment, the
+# license rule) but not gobuild_main, which builds a module from the proxy, not local source: the
+# pkg/push module's LICENSE must be the Apache License 2.0, and the main Loki module (AGPL since
+# 2.3) must not be in the build at all.
 set -euo pipefail
 
-TAG=pushcheck
-log() { printf '[%s-build] %s\n' "$TAG" "$*" >&2; }
-die() { printf '[%s-build] ERROR: %s\n' "$TAG" "$*" >&2; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+gobuild_init pushcheck
 
 SRC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../pushcheck" && pwd)"
 PUSH_MODULE=github.com/grafana/loki/pkg/push
+LICENSE_NOTE="(AGPL Loki is not allowed)"
 [[ -f "$SRC_DIR/go.mod" && -f "$SRC_DIR/go.sum" ]] || die "missing $SRC_DIR/go.mod or go.sum"
 
 VERSION="$(cd "$SRC_DIR" && LC_ALL=C sha256sum go.mod go.sum ./*.go | sha256sum | cut -c1-12)"
-CACHE_DIR="${TRACKLOG_CACHE:-$HOME/.cache/tracklog}"
-BIN="${CACHE_DIR}/bin/pushcheck-${VERSION}"
-BUILD_DIR="${CACHE_DIR}/build/pushcheck-${VERSION}"
-BUILD_LOG="${BUILD_DIR}/build.log"
+gobuild_paths pushcheck "$VERSION"
 
 if [[ "${1:-}" == --path ]]; then
     printf '%s\n' "$BIN"
@@ -37,18 +36,7 @@ if [[ "${1:-}" == --path ]]; then
 fi
 (( $# == 0 )) || die "usage: $0 [--path]"
 
-if [[ -x "$BIN" ]]; then
-    log "already built: $BIN"
-    printf '%s\n' "$BIN"
-    exit 0
-fi
-
-command -v go >/dev/null 2>&1 || die "go not found on PATH"
-mkdir -p "$BUILD_DIR" "${CACHE_DIR}/bin"
-: >"$BUILD_LOG"
-export GOTOOLCHAIN=local
-export CGO_ENABLED=0
-export GOWORK=off
+gobuild_reuse_or_prepare
 log "building pushcheck ${VERSION} from ${SRC_DIR} with $(go version | awk '{print $3}')"
 log "build log: $BUILD_LOG"
 
@@ -59,13 +47,9 @@ PUSH_VERSION="$(sed -n "s#^[[:space:]]*\(require[[:space:]]\{1,\}\)\{0,1\}${PUSH
 log "downloading ${PUSH_MODULE}@${PUSH_VERSION} ..."
 json="$(cd "$SRC_DIR" && go mod download -json "${PUSH_MODULE}@${PUSH_VERSION}" 2>>"$BUILD_LOG")" \
     || die "module download failed (see $BUILD_LOG)"
-MOD_DIR="$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
-[[ -n "$MOD_DIR" && -f "$MOD_DIR/LICENSE" ]] || die "no LICENSE in downloaded ${PUSH_MODULE} (see $BUILD_LOG)"
-if grep -qi 'AFFERO' "$MOD_DIR/LICENSE" || ! grep -q 'Apache License' "$MOD_DIR/LICENSE" \
-    || ! grep -q 'Version 2.0, January 2004' "$MOD_DIR/LICENSE"; then
-    die "$MOD_DIR/LICENSE is not the Apache License 2.0 - refusing to build (AGPL Loki is not allowed)"
-fi
-log "license OK: Apache License 2.0 ($MOD_DIR/LICENSE)"
+MOD_DIR="$(gobuild_json_field "$json" Dir)"
+[[ -n "$MOD_DIR" ]] || die "module download printed no Dir for ${PUSH_MODULE} (see $BUILD_LOG)"
+gobuild_check_license "$MOD_DIR" "$PUSH_MODULE"
 
 # 2. The AGPL Loki modules must not be compiled in (only the separate pkg/push module may be).
 modules="$(cd "$SRC_DIR" && go list -mod=readonly -deps -f '{{with .Module}}{{.Path}} {{.Version}}{{end}}' . \
