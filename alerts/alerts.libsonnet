@@ -25,13 +25,28 @@ local rule = import 'rule.libsonnet';
   lokiRules:: rulerGroups('loki'),
   // A list of rule groups, each the body of PUT /api/v1/provisioning/folder/{folderUID}/rule-groups/{title}
   // (Grafana decodes the folder key case-insensitively: folderUID and folderUid are the same field).
+  // The id of the panel titled r.panel on dashboard r.dashboard: Grafana-managed rules link to it.
+  local panelId(g, r) =
+    local file = r.dashboard + '.json';
+    assert std.objectHas($.grafanaDashboards, file) : 'alert %s (group %s): no dashboard %s' % [r.name, g, file];
+    assert r.panel != null
+           : 'alert %s (group %s): withDashboard(%s) names no panel; give the title of the panel that shows its signal'
+             % [r.name, g, std.manifestJsonMinified(r.dashboard)];
+    local ids = [p.id for p in $.grafanaDashboards[file].panels if p.title == r.panel];
+    assert std.length(ids) == 1
+           : 'alert %s (group %s): dashboard %s has %d panels titled %s' % [r.name, g, file, std.length(ids),
+                                                                             std.manifestJsonMinified(r.panel)];
+    ids[0],
   grafanaAlerts:: [
     local folder = std.get(groups[g], 'folderUid', c.grafana.folder_uid);
     {
       folderUID: folder,
       title: g,
       interval: c.seconds(c.alertInterval),
-      rules: [rule.grafanaRule(c, g, r, folder) for r in groups[g].rules],
+      rules: [
+        rule.grafanaRule(c, g, r, folder, if r.dashboard != null then panelId(g, r) else null)
+        for r in groups[g].rules
+      ],
     }
     for g in std.objectFields(groups)
   ],

@@ -29,7 +29,7 @@ local rule = import 'rule.libsonnet';
           3. If the database is slow or timing out, see the Database row and the DB timeout alert.
           4. Roll back the last deploy if it lines up; otherwise page the owning team.
         ||| % { service: c.apiService, threshold: c.num(t.api_error_rate_percent), 'for': t.api_error_rate_for })
-        + rule.withDashboard('api-health'),
+        + rule.withDashboard('api-health', 'Error rate (5xx %)'),
 
         rule.new(c,
                  'TrackingApiHighLatency',
@@ -46,7 +46,7 @@ local rule = import 'rule.libsonnet';
           2. Check DB p95 latency and timeouts, and CPU/memory of the service on System.
           3. Search the route's logs (data link) for slow queries and retries.
         ||| % { service: c.apiService, threshold: c.num(t.api_p95_latency_seconds), 'for': t.api_p95_latency_for })
-        + rule.withDashboard('api-health'),
+        + rule.withDashboard('api-health', 'p95 latency by route'),
 
         rule.new(c,
                  'DatabaseTimeoutsSpiking',
@@ -64,7 +64,7 @@ local rule = import 'rule.libsonnet';
           2. Check the database itself: locks, long-running queries, connections, disk.
           3. The DB slow log (service postgres, system log) shows the statements' fingerprints.
         ||| % { threshold: c.num(t.db_timeouts_per_minute) })
-        + rule.withDashboard('api-health'),
+        + rule.withDashboard('api-health', 'DB timeouts per minute'),
       ],
     },
   },

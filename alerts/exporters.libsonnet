@@ -27,7 +27,7 @@ local rule = import 'rule.libsonnet';
           2. Queue full or spool full: Loki is slow or unreachable from the service; check Loki and the network.
           3. Rejected: Loki refused the records (limits, too old, too large); see Loki's log for the reason.
         ||| % { window: t.exporter_dropped_window })
-        + rule.withDashboard('system'),
+        + rule.withDashboard('system', 'Exporter records dropped by reason'),
       ] + [
         rule.new(c, 'ServiceStoppedLogging', 'prometheus', q.serviceLogRate(c, service, silentFor), '<=', 0)
         + rule.withKey('silent-' + service)
@@ -42,7 +42,7 @@ local rule = import 'rule.libsonnet';
           1. Is it running? See Scrape health (up) and Start-ups on System.
           2. Running but silent: check its exporter (records dropped, queue depth) and its Loki handler setup.
         ||| % { service: service, minutes: t.silent_service_minutes })
-        + rule.withDashboard('logs-retention')
+        + rule.withDashboard('logs-retention', 'Ingest volume by log type and service')
         for service in c.serviceNames
       ],
     },

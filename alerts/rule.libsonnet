@@ -30,6 +30,7 @@ local kebab(name) = std.asciiLower(std.join('', [
     summary: name,
     description: '',
     dashboard: null,  // a dashboard file name without .json, e.g. 'api-health'
+    panel: null,  // the title of that dashboard's panel that shows the rule's signal
   },
   withKey(key):: { key: key },
   withTitle(title):: { title: title },
@@ -41,7 +42,9 @@ local kebab(name) = std.asciiLower(std.join('', [
   withSummary(text):: { summary: text },
   // What the alert means and what to do about it: the runbook, as text.
   withRunbook(text):: { description: text },
-  withDashboard(name):: { dashboard: name },
+  // The dashboard and the panel (by title) that show the rule's signal: Grafana links the alert to both, and
+  // refuses a rule that names a dashboard without a panel (models/alert_rule.go, SetDashboardAndPanelFromAnnotations).
+  withDashboard(name, panel=null):: { dashboard: name, panel: panel },
 
   // The comparison as PromQL/LogQL; the query is parenthesised when `or`/`and`/`unless` would bind looser.
   expr(c, r)::
@@ -69,7 +72,8 @@ local kebab(name) = std.asciiLower(std.join('', [
 
   // A rule in the shape of Grafana's alerting provisioning API (POST /api/v1/provisioning/alert-rules),
   // in group `group` of the folder `folder` (the group's folder: alerts.libsonnet, `folderUid`).
-  grafanaRule(c, group, r, folder=c.grafana.folder_uid)::
+  // `panelId` is the id of r.panel in r.dashboard (alerts.libsonnet looks it up in the rendered dashboard).
+  grafanaRule(c, group, r, folder=c.grafana.folder_uid, panelId=null)::
     local ds = c.datasources[r.datasource];
     local expression = { type: '__expr__', uid: '__expr__' };
     {
@@ -109,6 +113,9 @@ local kebab(name) = std.asciiLower(std.join('', [
       isPaused: false,
       labels: $.labels(r),
       annotations: $.annotations(c, r)
-                   + (if r.dashboard != null then { __dashboardUid__: c.uid(r.dashboard) } else {}),
+                   + (if r.dashboard != null then {
+                        __dashboardUid__: c.uid(r.dashboard),
+                        __panelId__: std.toString(panelId),
+                      } else {}),
     },
 }

@@ -37,7 +37,7 @@ local rule = import 'rule.libsonnet';
           window: t.failed_logins_window,
           networks: std.join(', ', c.security.allowed_networks),
         })
-        + rule.withDashboard('security'),
+        + rule.withDashboard('security', 'Failed logins by source IP (top 10)'),
 
         rule.new(c,
                  'LoginFromUnexpectedCountry',
@@ -53,7 +53,7 @@ local rule = import 'rule.libsonnet';
           1. Ask the user whether it was them (travel, VPN).
           2. If not: end their sessions, reset their password, and check their recent audit log.
         ||| % { countries: std.join(', ', c.security.allowed_countries) })
-        + rule.withDashboard('security'),
+        + rule.withDashboard('security', 'Successful logins outside allowed countries'),
 
         rule.new(c,
                  'AdminPermissionChanged',
@@ -69,7 +69,7 @@ local rule = import 'rule.libsonnet';
           1. Confirm with the actor that the change was intended and approved.
           2. If not, revert it and investigate the actor's account (Security dashboard, audit log).
         ||| % { roles: std.join(', ', c.security.admin_roles) })
-        + rule.withDashboard('security'),
+        + rule.withDashboard('security', 'Permission changes by role'),
       ],
     },
   },
