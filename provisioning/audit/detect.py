@@ -12,24 +12,25 @@ import ipaddress
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from provisioning.audit import attacks, baselines
+from provisioning.audit.findings import SEVERITY_ORDER, TS, Finding, example, record_ns
 from provisioning.errors import ConfigError
 from provisioning.lokiquery import Entry
-from provisioning.timerange import NS, TimeRangeError, format_ns, parse_duration, parse_time
+from provisioning.securityconfig import SecurityConfig
+from provisioning.timerange import NS, TimeRangeError, parse_duration
 
 LOGIN, PERMISSION_CHANGE, AUTHZ_DENIED = "auth.login", "permission.change", "authz.denied"
 EVENTS = (LOGIN, PERMISSION_CHANGE, AUTHZ_DENIED)
 LOG_TYPES = ("audit", "security")  # what detection, the report and verify read
-TS = "_ts_ns"
 
 # failures_before_success is not in the shipped tracklog.yaml; this is the default the security dashboard uses
 # for it (dashboards/lib/config.libsonnet), so the command and the dashboard agree until tracklog.yaml sets one.
 DEFAULT_FAILURES_BEFORE_SUCCESS = 3
 DEFAULT_IMPOSSIBLE_TRAVEL_HOURS = 2
 
-SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 _FALSE_WORDS = {"", "false", "no", "none", "null", "0", "off", "revoked", "denied", "disabled"}
 
 
@@ -100,31 +101,6 @@ class Policy:
                    frozenset(str(r) for r in section.get("admin_roles") or []))
 
 
-@dataclass
-class Finding:
-    kind: str
-    severity: str
-    first_ns: int
-    last_ns: int
-    who: str
-    where: str
-    count: int
-    detail: str
-    example: dict[str, Any] = field(default_factory=dict)
-
-    def as_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "severity": self.severity, "first": format_ns(self.first_ns),
-                "last": format_ns(self.last_ns), "who": self.who, "where": self.where, "count": self.count,
-                "detail": self.detail, "example": self.example}
-
-    def __str__(self) -> str:
-        span = format_ns(self.first_ns, 0)
-        if self.last_ns != self.first_ns:
-            span += f" .. {format_ns(self.last_ns, 0)}"
-        return (f"[{self.severity}] {self.kind}: {self.who or '-'} from {self.where or '-'} x{self.count} "
-                f"({span}): {self.detail}")
-
-
 def records_from(entries: Iterable[Entry]) -> list[dict[str, Any]]:
     """The JSON records among Loki entries, each with ``_ts_ns`` (the entry's time) added; other lines skipped."""
     out = []
@@ -139,38 +115,32 @@ def records_from(entries: Iterable[Entry]) -> list[dict[str, Any]]:
     return out
 
 
-def record_ns(record: Mapping[str, Any]) -> int:
-    """A record's time in Unix nanoseconds (``_ts_ns``, else its ``timestamp``; 0 when it has neither)."""
-    if isinstance(record.get(TS), int):
-        return record[TS]
-    stamp = record.get("timestamp")
-    if isinstance(stamp, int | float) and not isinstance(stamp, bool):
-        return int(stamp)
-    if isinstance(stamp, str):
-        try:
-            return parse_time(stamp, 0)
-        except TimeRangeError:
-            return 0
-    return 0
+def detect(records: Iterable[Mapping[str, Any]], thresholds: Thresholds, policy: Policy,
+           security: SecurityConfig | None = None, history: Iterable[Mapping[str, Any]] = (),
+           start_ns: int | None = None) -> list[Finding]:
+    """Every finding among ``records`` (any order), most severe first, then oldest first.
 
-
-def example(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The record as shown in a finding: without the internal ``_ts_ns``."""
-    return {k: v for k, v in record.items() if k != TS}
-
-
-def detect(records: Iterable[Mapping[str, Any]], thresholds: Thresholds, policy: Policy) -> list[Finding]:
-    """Every finding among ``records`` (any order), most severe first, then oldest first."""
+    ``security`` holds the populations, which detection applies to whom, and the spread-out attacks'
+    thresholds (default: admins by ``security.admin_roles``, everyone else a customer). ``history`` holds the
+    successful logins before ``start_ns`` (the period's start) that the per-user baselines compare with."""
+    if security is None:
+        security = SecurityConfig.from_raw({"security": {"admin_roles": sorted(policy.admin_roles)}})
     ordered = sorted((r for r in records if r.get("event.name") in EVENTS), key=record_ns)
     logins = [r for r in ordered if r.get("event.name") == LOGIN]
     failures = [r for r in logins if r.get("auth.outcome") == "failure"]
     successes = [r for r in logins if r.get("auth.outcome") == "success"]
+    spread, explained = attacks.spread_success_after_failures(logins, security.attacks)
+    earlier = [r for r in history if r.get("event.name") == LOGIN and r.get("auth.outcome") == "success"]
+    first_ns = start_ns if start_ns is not None else (record_ns(logins[0]) if logins else 0)
     findings = (
         brute_force(failures, "client.address", "brute_force_address", thresholds)
         + brute_force(failures, "user.id", "brute_force_account", thresholds)
-        + success_after_failures(logins, thresholds)
-        + disallowed_logins(successes, policy)
-        + impossible_travel(successes, thresholds)
+        + success_after_failures([r for r in logins if id(r) not in explained], thresholds)
+        + spread
+        + attacks.spread_attacks(logins, security.attacks)
+        + disallowed_logins(successes, policy, security)
+        + impossible_travel(successes, thresholds, security)
+        + baselines.new_for_user(successes, earlier, security, first_ns)
         + admin_grants([r for r in ordered if r.get("event.name") == PERMISSION_CHANGE], policy)
         + admin_access_denied([r for r in ordered if r.get("event.name") == AUTHZ_DENIED], policy)
     )
@@ -215,7 +185,8 @@ def brute_force(failures: list[Mapping[str, Any]], key: str, kind: str, threshol
 
 def success_after_failures(logins: list[Mapping[str, Any]], thresholds: Thresholds) -> list[Finding]:
     """A successful login of a user right after >= failures_before_success failures of that user (no success
-    between them) within failed_logins_window."""
+    between them) within failed_logins_window. Critical, unless every failure and the success came from the
+    one address and stayed under failed_logins_per_ip: then it looks like the user mistyping (low)."""
     streaks: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     found = []
     for record in logins:
@@ -232,10 +203,13 @@ def success_after_failures(logins: list[Mapping[str, Any]], thresholds: Threshol
         if len(run) >= thresholds.failures_before_success:
             address = str(record.get("client.address", ""))
             failed_from = sorted({str(r.get("client.address", "")) for r in run} - {""})
+            typo = failed_from == [address] and len(run) < thresholds.failed_logins_per_ip
             found.append(Finding(
-                "success_after_failures", "critical", record_ns(run[0]), at, user, address, len(run) + 1,
+                "success_after_failures", "low" if typo else "critical", record_ns(run[0]), at, user, address,
+                len(run) + 1,
                 f"login succeeded from {address or 'an unknown address'} after {len(run)} failures "
-                f"(threshold {thresholds.failures_before_success}) from {', '.join(failed_from[:5]) or '-'}",
+                f"(threshold {thresholds.failures_before_success}) from {', '.join(failed_from[:5]) or '-'}"
+                + (" (the same address: a mistyped password?)" if typo else ""),
                 example(record)))
     return found
 
@@ -249,34 +223,42 @@ def _network_allowed(address: str, policy: Policy) -> bool | None:
     return any(ip.version == net.version and ip in net for net in policy.allowed_networks)
 
 
-def disallowed_logins(successes: list[Mapping[str, Any]], policy: Policy) -> list[Finding]:
+def disallowed_logins(successes: list[Mapping[str, Any]], policy: Policy,
+                      security: SecurityConfig | None = None) -> list[Finding]:
     """Successful logins from a country outside security.allowed_countries or an address outside
-    security.allowed_networks; one finding per user and country/address."""
+    security.allowed_networks, of the populations each check applies to (security.detections; staff and
+    admins by default); one finding per user and country/address."""
+    security = security or SecurityConfig.from_raw({"security": {"admin_roles": sorted(policy.admin_roles)}})
     groups: dict[tuple[str, str, str], list[Mapping[str, Any]]] = defaultdict(list)
     for record in successes:
         user = str(record.get("user.id", ""))
         country = str(record.get("client.geo.country_iso_code") or "").upper()
-        if policy.allowed_countries and country and country not in policy.allowed_countries:
+        if policy.allowed_countries and country and country not in policy.allowed_countries \
+                and security.applies("login_disallowed_country", record):
             groups[("login_disallowed_country", user, country)].append(record)
         address = str(record.get("client.address") or "")
-        if policy.allowed_networks and address and _network_allowed(address, policy) is False:
+        if policy.allowed_networks and address and _network_allowed(address, policy) is False \
+                and security.applies("login_outside_networks", record):
             groups[("login_outside_networks", user, address)].append(record)
     found = []
     for (kind, user, where), items in groups.items():
+        population = security.population_of(items[-1]) or "-"
         if kind == "login_disallowed_country":
-            detail = f"successful login from {where}, not in security.allowed_countries"
-            severity = "high"
+            detail = f"successful login from {where}, not in security.allowed_countries (population {population})"
         else:
-            detail = f"successful login from {where}, outside security.allowed_networks"
-            severity = "medium"
+            detail = f"successful login from {where}, outside security.allowed_networks (population {population})"
+        severity = security.scope(kind).severity
         found.append(Finding(kind, severity, record_ns(items[0]), record_ns(items[-1]), user, where, len(items),
                              detail, example(items[-1])))
     return found
 
 
-def impossible_travel(successes: list[Mapping[str, Any]], thresholds: Thresholds) -> list[Finding]:
+def impossible_travel(successes: list[Mapping[str, Any]], thresholds: Thresholds,
+                      security: SecurityConfig | None = None) -> list[Finding]:
     """Two consecutive successful logins of one user from different countries less than impossible_travel_hours
     apart; one finding per user and pair of countries."""
+    security = security or SecurityConfig()
+    successes = [r for r in successes if security.applies("impossible_travel", r)]
     last: dict[str, Mapping[str, Any]] = {}
     groups: dict[tuple[str, str, str], list[tuple[Mapping[str, Any], Mapping[str, Any]]]] = defaultdict(list)
     for record in successes:
@@ -296,7 +278,8 @@ def impossible_travel(successes: list[Mapping[str, Any]], thresholds: Thresholds
         gap_s = min(record_ns(b) - record_ns(a) for a, b in pairs) / NS
         addresses = f"{pairs[-1][0].get('client.address', '-')} -> {pairs[-1][1].get('client.address', '-')}"
         found.append(Finding(
-            "impossible_travel", "high", record_ns(pairs[0][0]), record_ns(pairs[-1][1]), user,
+            "impossible_travel", security.scope("impossible_travel").severity, record_ns(pairs[0][0]),
+            record_ns(pairs[-1][1]), user,
             f"{before} -> {country} ({addresses})", len(pairs),
             f"logged in from {before} then {country} {gap_s:.0f}s apart (under {hours:g}h)", example(pairs[-1][1])))
     return found
@@ -383,3 +366,9 @@ def selector(env: str | None = None, line_filter: bool = True) -> str:
     if line_filter:
         query += " |~ `" + "|".join(e.replace(".", "\\.") for e in EVENTS) + "`"
     return query
+
+
+def success_selector(env: str | None = None) -> str:
+    """The LogQL for the successful logins (of one env) that the per-user baselines compare with."""
+    return selector(env, line_filter=False).replace('log_type=~"audit|security"', 'log_type="security"') \
+        + ' |= `auth.login` |~ `"auth\\.outcome": ?"success"`'

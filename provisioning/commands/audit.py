@@ -13,6 +13,7 @@ from provisioning.audit import detect as detection
 from provisioning.audit import report as compliance
 from provisioning.audit.verify import verify
 from provisioning.lokiquery import reader_for
+from provisioning.securityconfig import SecurityConfig
 from provisioning.timerange import resolve
 
 
@@ -25,8 +26,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     check.add_argument("--to", dest="end", metavar="TIME", help="end (default now), same forms as --from")
     check.add_argument("--service", default=None)
     check.add_argument("--output", choices=["text", "json"], default="text")
-    find = sub.add_parser("detect", help="brute force, logins from outside the allowed countries/networks, "
-                          "impossible travel, admin grants, denied admin access (exit 2 when found)")
+    find = sub.add_parser("detect", help="credential stuffing, password spraying, failure surges, brute force, "
+                          "success after failures, logins outside the allow-lists (staff, admins) or new for the "
+                          "user, impossible travel, admin grants, denied admin access (exit 2 when found)")
     _add_range(find, "24h")
     find.add_argument("--env", default=None, help="only this env label (default: all)")
     find.add_argument("--output", choices=["text", "json"], default="text")
@@ -58,10 +60,17 @@ def _read(args: argparse.Namespace, default_since: str, line_filter: bool):
     cfg = config.load(args.config)
     thresholds = detection.Thresholds.from_raw(cfg.raw)
     policy = detection.Policy.from_raw(cfg.raw)
+    security = SecurityConfig.from_raw(cfg.raw, cfg.path)
     span = resolve(args.since, args.start, args.end, time.time_ns(), default_since)
-    query = detection.selector(args.env, line_filter=line_filter)
-    records = detection.records_from(reader_for(cfg, detection.LOG_TYPES).entries(query, span.start_ns, span.end_ns))
-    return cfg, span, records, detection.detect(records, thresholds, policy), policy
+    reader = reader_for(cfg, detection.LOG_TYPES)
+    records = detection.records_from(reader.entries(detection.selector(args.env, line_filter=line_filter),
+                                                    span.start_ns, span.end_ns))
+    history: list[dict] = []
+    if security.lookback_ns:  # the successful logins before the period, for the per-user baselines
+        history = detection.records_from(reader.entries(detection.success_selector(args.env),
+                                                        span.start_ns - security.lookback_ns, span.start_ns))
+    findings = detection.detect(records, thresholds, policy, security, history, span.start_ns)
+    return cfg, span, records, findings, policy
 
 
 def run_detect(args: argparse.Namespace) -> int:

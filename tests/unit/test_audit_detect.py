@@ -100,6 +100,9 @@ def test_success_after_failures_names_the_address_of_the_success() -> None:
     records.append(login(10, "bob", "success", address="10.9.9.9"))
     f = kinds(run(records))["success_after_failures"][0]
     assert (f.who, f.where, f.count, f.severity) == ("bob", "10.9.9.9", 4, "critical")
+    # all from the address of the success, under the brute-force threshold: the user mistyping
+    typo = [*records[:3], login(10, "bob", "success", address="192.0.2.9")]
+    assert kinds(run(typo))["success_after_failures"][0].severity == "low"
     assert "192.0.2.9" in f.detail
     assert f.example["auth.outcome"] == "success"
     # two failures are below failures_before_success=3
@@ -118,6 +121,10 @@ def test_logins_from_disallowed_countries_and_networks() -> None:
                login(20000, "dave", "success", address="203.0.113.5", country="DE"),
                login(30000, "erin", "success", address="2001:db8::1", country="AT"),
                login(30001, "frank", "failure", address="8.8.8.8", country="RU")]  # failures are not logins
+    # the allow-lists apply to admins (security.admin_roles) and staff by default, not to customers
+    assert not {"login_disallowed_country", "login_outside_networks"} & set(kinds(run(records)))
+    for record in records:
+        record["user.roles"] = ["superuser"]
     found = kinds(run(records))
     country = found["login_disallowed_country"]
     assert [(f.who, f.where, f.count) for f in country] == [("carol", "US", 2)]
