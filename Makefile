@@ -4,7 +4,7 @@ PY := .venv/bin/python
 TRACKLOG := .venv/bin/tracklog
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: compose-config venv stack-build stack-up stack-down stack-status lint test test-unit test-integration bench demo provision clean
+.PHONY: compose-config venv stack-build stack-up stack-down stack-status lint test test-unit test-integration test-distributed bench demo provision clean
 
 venv: .venv/.installed
 .venv/.installed: pyproject.toml
@@ -36,10 +36,15 @@ test-unit: venv
 # Builds/installs the servers first (cached under ~/.cache/tracklog), then runs every test; the integration
 # tests start the stack themselves if it is not running, and stop what they started.
 test: venv lint stack-build
-	$(PY) -m pytest tests
+	$(PY) -m pytest -m "not distributed" tests
 
 test-integration: venv stack-build
-	$(PY) -m pytest tests/integration
+	$(PY) -m pytest -m "not distributed" tests/integration
+
+# The distributed Loki topology (127.0.15.x, its own S3 gateway and state/distributed/) and its fault tests: about
+# 8 minutes, so not part of `make test`. Starts the topology unless it runs, and stops what it started.
+test-distributed: venv stack-build
+	$(PY) -m pytest -m distributed tests/integration
 
 bench: venv stack-build
 	$(PY) -m bench
