@@ -87,6 +87,25 @@ local unitSeconds = { s: 1, m: 60, h: 3600, d: 86400, w: 7 * 86400, y: 365 * 864
       allowed_networks: ['10.0.0.0/8', '192.168.0.0/16', '203.0.113.0/24'],
       // Roles whose every permission change alerts.
       admin_roles: ['admin', 'superuser'],
+      // The login record's field holding the account's role(s), and the account populations (first match
+      // wins; see tracklog.yaml): the country alert applies to detections.login_disallowed_country's.
+      role_field: 'user.roles',
+      populations: [
+        { name: 'admins', roles: ['admin', 'superuser'] },
+        { name: 'customers' },
+      ],
+      detections: {
+        login_disallowed_country: { populations: ['admins', 'staff'] },
+      },
+      // Spread-out attacks on the auth service, counted within `window` (provisioning/securityconfig.py
+      // reads the same keys for `audit detect`).
+      attacks: {
+        window: '10m',
+        credential_stuffing: { accounts: 20, addresses: 20, unknown_user_share: 0.25 },
+        password_spraying: { accounts: 20, addresses: 10, attempts_per_account: 3 },
+        failure_surge: { baseline: '6h', factor: 3, failures: 30, ratio: 0.3 },
+        spread_success_after_failures: { addresses: 3 },
+      },
     },
     // Where the dashboards and Grafana-managed alerts live in Grafana.
     grafana: {

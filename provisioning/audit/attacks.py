@@ -5,8 +5,8 @@ Each detector slides a window of ``security.attacks.window`` over the logins in 
 Loki ruler evaluates its rule over the last window at every interval); windows that meet the thresholds and
 overlap merge into one incident, and each incident is one finding (one page, not one per address or account)
 whose ``evidence`` says what it saw. A window is classified once, most specific first: credential stuffing
-(a high share of unknown users), else password spraying (bad passwords over many accounts, few tries each),
-else a failure-ratio surge against the auth service's own earlier baseline.
+(a high share of unknown users), else password spraying (bad passwords over many accounts, few tries each,
+few unknown users), else a failure-ratio surge against the auth service's own earlier baseline.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class WindowStats:
     failures: list[Record]
     unknown: int
     spray_accounts: set[str]  # accounts with 1..attempts_per_account bad-password failures
-    spray_addresses: set[str]
+    spray_addresses: set[str]  # the addresses of bad-password failures
 
     @property
     def accounts(self) -> set[str]:
@@ -68,7 +68,7 @@ def window_stats(logins: Sequence[Record], attacks: Attacks) -> WindowStats:
     per_account = Counter(_account(r) for r in bad)
     spray = {a for a, n in per_account.items() if a and n <= attacks.spraying_attempts_per_account}
     return WindowStats(len(logins), failures, sum(r.get("auth.reason") == UNKNOWN_USER for r in failures), spray,
-                       {_address(r) for r in bad if _account(r) in spray} - {""})
+                       {_address(r) for r in bad} - {""})
 
 
 def is_stuffing(s: WindowStats, a: Attacks) -> bool:
@@ -78,7 +78,7 @@ def is_stuffing(s: WindowStats, a: Attacks) -> bool:
 
 def is_spraying(s: WindowStats, a: Attacks) -> bool:
     return (len(s.spray_accounts) >= a.spraying_accounts and len(s.spray_addresses) >= a.spraying_addresses
-            and not is_stuffing(s, a))
+            and s.unknown_share < a.stuffing_unknown_share)
 
 
 def surge(s: WindowStats, before: Sequence[Record], a: Attacks) -> tuple[float, float] | None:
