@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from exporters.formatter import JsonFormatter
 from exporters.handler import LokiHandler
 from exporters.loki.client import LokiClient, TenantRouter
 from exporters.metrics import MetricsHandler, RecordMetrics, default_metrics
 from exporters.redact import Redactor
+from exporters.redact_config import load_redactor, make_redactor
 
 __all__ = [
     "JsonFormatter", "LokiClient", "LokiHandler", "MetricsHandler", "RecordMetrics", "Redactor", "TenantRouter",
-    "configure", "default_spool_dir", "tenants_from_env",
+    "configure", "default_spool_dir", "load_redactor", "tenants_from_env",
 ]
 
 
@@ -47,6 +50,7 @@ def configure(
     logger: logging.Logger | None = None,
     metrics: bool = True,
     spool: bool = True,
+    redaction: Redactor | Mapping[str, Any] | str | os.PathLike[str] | None = None,
     **client_options: object,
 ) -> LokiHandler:
     """Set up a service's logging in one call: JSON records to Loki, derived metrics, the client's own metrics.
@@ -58,6 +62,8 @@ def configure(
         logger: where to attach the handler (default: the root logger).
         metrics: feed :class:`RecordMetrics` on the default registry and register ``tracklog_loki_*``.
         spool: spill to a disk spool under :func:`default_spool_dir` when Loki is down.
+        redaction: a :class:`Redactor`, a ``redaction:`` mapping as in tracklog.yaml, or the path of a tracklog.yaml
+            to read it from; default ``$TRACKLOG_CONFIG`` when set, else the built-in detectors.
 
     ``$TRACKLOG_LOKI_TENANT`` sets the Loki tenant (X-Scope-OrgID) and ``$TRACKLOG_LOKI_TENANTS`` the log types
     with a tenant of their own (see :func:`tenants_from_env`), unless ``tenant=``/``tenants=`` are given.
@@ -74,7 +80,7 @@ def configure(
     if tenants:
         client_options.setdefault("tenants", tenants)
     handler = LokiHandler(url, service=service, env=env, metrics=default_metrics() if metrics else None,
-                          **client_options)  # type: ignore[arg-type]
+                          redactor=make_redactor(redaction), **client_options)  # type: ignore[arg-type]
     if metrics:
         selfmetrics.register()
     target = logger or logging.getLogger()

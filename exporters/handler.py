@@ -13,6 +13,7 @@ from exporters.loki.client import LokiClient, TenantRouter, tenant_spool_name
 from exporters.loki.labels import DEFAULT_LABEL_KEYS, LabelSet, label_set
 from exporters.loki.spool import Spool
 from exporters.metrics import RecordMetrics
+from exporters.redact import Redactor
 
 INTERNAL_LOGGER = "tracklog.internal"
 
@@ -36,6 +37,7 @@ class LokiHandler(logging.Handler):
         tenants: log type -> Loki tenant (X-Scope-OrgID), e.g. ``{"security": "sec", "audit": "sec"}``, or -> a
             :class:`LokiClient`; records go by their ``log_type`` label, other log types to ``client``'s tenant.
             A tenant's client is made on its first record, with this handler's options and its own spool.
+        redactor: the formatter's :class:`Redactor` (default: the built-in detectors; ``False`` turns it off).
         client_options: passed to :class:`LokiClient` (``spool_dir``, ``encoding``, ``batch_max_wait``, ...).
     """
 
@@ -55,6 +57,7 @@ class LokiHandler(logging.Handler):
         flush_timeout: float = 5.0,
         metrics: RecordMetrics | None = None,
         tenants: Mapping[str, str | LokiClient] | None = None,
+        redactor: Redactor | bool | None = None,
         **client_options: Any,
     ) -> None:
         super().__init__(level)
@@ -72,7 +75,7 @@ class LokiHandler(logging.Handler):
             client = LokiClient(url, auth=auth, **client_options)
         self.client = client
         self.router = _router(client, tenants, self._owns_client, url, auth, client_options) if tenants else None
-        self.setFormatter(JsonFormatter(service=service, env=env))
+        self.setFormatter(JsonFormatter(service=service, env=env, redactor=redactor))
         self._labels_cache: dict[tuple[Any, ...], LabelSet] = {}
 
     def setFormatter(self, fmt: logging.Formatter | None) -> None:
