@@ -1,0 +1,109 @@
+"""Faults of the distributed topology under a steady load through `exporters`: nothing lost, nothing duplicated.
+
+Each test prints what it measured (records, retries, spooled, caller p99 by phase); run with `-s` to see it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from provisioning.stack.distributed import INGESTERS, DistributedStack
+from tests.integration.conftest import wait_for
+from tests.integration.distributed_support import (
+    Loggers,
+    caller_p99_us,
+    distributed_fixture,  # noqa: F401 - the `distributed` fixture
+    kill,
+    push_probe,
+    read_all,
+)
+
+pytestmark = pytest.mark.distributed
+
+
+def _delivered(stack: DistributedStack, service: str, run: str, since_ns: int) -> int:
+    """How many of the run's records Loki counts so far (a progress signal; the exact check reads every line)."""
+    window = max(60, int((time.time_ns() - since_ns) / 1e9) + 60)
+    query = f'sum(count_over_time({{service="{service}", env="faulttest"}} |= "{run}" [{window}s]))'
+    answer = requests.get(f"{stack.topology.read_url}/loki/api/v1/query", params={"query": query}, timeout=60)
+    answer.raise_for_status()
+    result = answer.json()["data"]["result"]
+    return int(float(result[0]["value"][1])) if result else 0
+
+
+def test_ingester_kills_under_load_lose_nothing_and_duplicate_nothing(
+        distributed: DistributedStack, tmp_path: Path) -> None:
+    run = f"run-{uuid.uuid4().hex[:12]}"
+    started_ns = time.time_ns() - 10**9
+    loggers = Loggers(distributed.topology.push_url, run, tmp_path)
+    phases: dict[str, float] = {"start": time.time()}
+    loggers.start()
+    try:
+        wait_for(lambda: all(_delivered(distributed, s, run, started_ns) > 1000 for s in loggers.services),
+                 timeout=120, what="every logger's records arriving")
+        time.sleep(10)  # steady load, all replicas up
+
+        phases["one_down"] = time.time()
+        kill(distributed, "ingester-1")
+        one_down = push_probe(distributed.topology.push_url)
+        assert one_down.status_code == 204, f"one ingester down must not fail a push: {one_down.text}"
+        before = {s: _delivered(distributed, s, run, started_ns) for s in loggers.services}
+        wait_for(lambda: all(_delivered(distributed, s, run, started_ns) > before[s] + 2000 for s in loggers.services),
+                 timeout=120, what="records still arriving with one ingester down")
+
+        phases["two_down"] = time.time()
+        kill(distributed, "ingester-2")
+        status, text = wait_for(
+            lambda: (answer := push_probe(distributed.topology.push_url)).status_code == 500
+            and "at least 2 live replicas required" in answer.text and (answer.status_code, answer.text.strip()),
+            timeout=60, what="the distributor refusing pushes for want of replicas",
+        )
+        print(f"\ntwo ingesters down: distributor answers {status} {text}")
+        time.sleep(20)  # the loggers retry and spool meanwhile
+
+        phases["recovering"] = time.time()
+        distributed.up(["ingester-1", "ingester-2"])  # WAL replay; returns once the ring is all ACTIVE again
+        assert {m.id: m.state for m in distributed.ring()} == dict.fromkeys(INGESTERS, "ACTIVE")
+        wait_for(lambda: push_probe(distributed.topology.push_url).status_code == 204, timeout=60,
+                 what="pushes accepted again")
+        time.sleep(10)
+        phases["stopping"] = time.time()
+        summaries = loggers.stop()
+    finally:
+        loggers.terminate()
+    phases["end"] = time.time()
+
+    report = {}
+    for service, summary in summaries.items():
+        assert summary["dropped"] == {}, f"{service}: {summary['dropped']} ({summary['last_error']})"
+        assert summary["spool_left"] == 0
+        assert summary["sent"] + summary["spooled"] >= summary["logged"] == summary["accepted"]
+        rows = read_all(distributed.topology.read_url, f'{{service="{service}", env="faulttest"}} |= "{run}"',
+                        started_ns, time.time_ns() + 10**9)
+        seqs = [json.loads(line)["load.seq"] for _, line in rows]
+        missing = set(range(summary["logged"])) - set(seqs)
+        duplicated = len(seqs) - len(set(seqs))
+        report[service] = {
+            "logged": summary["logged"], "in_loki": len(seqs), "missing": len(missing), "duplicated": duplicated,
+            "missing_examples": sorted(missing)[:10],
+            "retries": summary["retries"], "spooled": summary["spooled"], "close_s": summary["close_seconds"],
+            "p99_us": {phase: _round(caller_p99_us(summary, phases[phase], phases[after]))
+                       for phase, after in zip(list(phases)[:-2], list(phases)[1:-1], strict=True)},
+        }
+    print(json.dumps(report, indent=1))
+    for service, numbers in report.items():
+        lost = f"{service}: {numbers['missing']} records lost, e.g. seq {numbers['missing_examples']}"
+        assert numbers["missing"] == 0, lost
+        assert numbers["duplicated"] == 0, f"{service}: {numbers['duplicated']} distinguishable duplicates"
+        assert numbers["in_loki"] == numbers["logged"]
+    assert sum(n["retries"] for n in report.values()) > 0, "the outage never made a push fail: nothing was tested"
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
