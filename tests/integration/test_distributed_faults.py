@@ -10,10 +10,13 @@ import time
 import uuid
 from pathlib import Path
 
+import boto3
+import botocore.config
 import pytest
 import requests
 
-from provisioning.stack.distributed import INGESTERS, DistributedStack
+from provisioning.stack.distributed import BUCKET, INGESTERS, DistributedStack
+from provisioning.stack.servers import s3_credentials
 from tests.integration.conftest import wait_for
 from tests.integration.distributed_support import (
     Loggers,
@@ -107,3 +110,52 @@ def test_ingester_kills_under_load_lose_nothing_and_duplicate_nothing(
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
+
+
+def test_the_s3_gateway_down_for_30s_does_not_stop_ingestion_and_flushes_land_after(
+        distributed: DistributedStack, tmp_path: Path) -> None:
+    run = f"run-{uuid.uuid4().hex[:12]}"
+    started_ns = time.time_ns() - 10**9
+    loggers = Loggers(distributed.topology.push_url, run, tmp_path, rate=500.0)
+    loggers.start()
+    try:
+        wait_for(lambda: all(_delivered(distributed, s, run, started_ns) > 500 for s in loggers.services),
+                 timeout=120, what="every logger's records arriving")
+        kill(distributed, "s3")
+        down_at = time.time()
+        probes = []
+        while time.time() - down_at < 30:
+            probes.append(push_probe(distributed.topology.push_url).status_code)
+            for name in INGESTERS:  # ask for flushes the gateway cannot take
+                requests.post(f"{distributed.topology.url(name)}/flush", timeout=10)
+            time.sleep(3)
+        assert set(probes) == {204}, f"pushes failed while only the S3 gateway was down: {probes}"
+        distributed.up(["s3"])
+        back_ms = int(time.time() * 1000)
+        for name in INGESTERS:
+            assert requests.post(f"{distributed.topology.url(name)}/flush", timeout=10).status_code == 204
+        wait_for(lambda: _chunk_through_at_least(distributed, int(down_at * 1000)), timeout=120, interval=2,
+                 what="a chunk written during the outage flushed to the gateway once it is back")
+        summaries = loggers.stop()
+    finally:
+        loggers.terminate()
+    for service, summary in summaries.items():
+        rows = read_all(distributed.topology.read_url, f'{{service="{service}", env="faulttest"}} |= "{run}"',
+                        started_ns, time.time_ns() + 10**9)
+        seqs = [json.loads(line)["load.seq"] for _, line in rows]
+        print(f"\n{service}: logged {summary['logged']}, in Loki {len(seqs)}, distinct {len(set(seqs))}, "
+              f"retries {summary['retries']}, spooled {summary['spooled']}, S3 back at {back_ms}")
+        assert summary["dropped"] == {}
+        assert sorted(seqs) == list(range(summary["logged"]))
+        assert summary["retries"] == 0, "the S3 gateway's outage reached the writers"
+
+
+def _chunk_through_at_least(stack: DistributedStack, ms: int) -> bool:
+    """Is there a chunk in the bucket whose last entry is at or after ``ms`` (chunk keys name their time span)?"""
+    access_key, secret_key = s3_credentials(stack.config)
+    s3 = boto3.client("s3", endpoint_url=stack.topology.url("s3"), region_name="us-east-1",
+                      aws_access_key_id=access_key, aws_secret_access_key=secret_key,
+                      config=botocore.config.Config(s3={"addressing_style": "path"}))
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="fake/")
+    keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+    return any(int(key.split(":")[2], 16) >= ms for key in keys if key.count(":") == 3)
