@@ -51,7 +51,8 @@ def _suspicious(log: logging.Logger) -> int:
                              country="DE")
         n += 1
     schema.login_attempt(log, user_id="bob", outcome="success", client_address="10.7.7.7", country="DE")
-    schema.login_attempt(log, user_id="carol", outcome="success", client_address="10.2.2.2", country="BR")
+    schema.login_attempt(log, user_id="carol", outcome="success", client_address="10.2.2.2", country="BR",
+                         **{"user.roles": ["support"]})  # staff: the country allow-list applies to her
     schema.login_attempt(log, user_id="gina", outcome="success", client_address="10.3.3.3", country="DE")
     schema.login_attempt(log, user_id="gina", outcome="success", client_address="10.3.3.4", country="AT")
     schema.permission_change(log, actor="root", target="mallory", role="admin", before="viewer", after="admin")
