@@ -16,6 +16,7 @@ from exporters import schema
 from exporters.chain import CHAINED_TYPES, HASH, ID, PREV, SEQ, HashChain
 from exporters.context import current as bound_fields
 from exporters.redact import Redactor
+from exporters.truncate import MESSAGE_MAX_CHARS, VALUE_MAX_CHARS, shorten
 
 Event = dict[str, Any]
 Processor = Callable[[logging.LogRecord, Event], Event]
@@ -158,6 +159,12 @@ class JsonFormatter(logging.Formatter):
         if self.redactor is not None:
             # The dict built above is ours to change; one a processor returned instead may be shared: copy it.
             event = self.redactor.redact_in_place(event) if event is built else self.redactor.fields(event)
+        if isinstance(event["message"], str) and len(event["message"]) > MESSAGE_MAX_CHARS:
+            event["message"] = shorten(event["message"], MESSAGE_MAX_CHARS)
+        for key in extras:  # after redaction, so a cut never leaves half a secret readable
+            value = event.get(key)
+            if isinstance(value, str) and len(value) > VALUE_MAX_CHARS:
+                event[key] = shorten(value, VALUE_MAX_CHARS)
         if self.chain is not None and event["log_type"] in CHAINED_TYPES:
             stamped = getattr(record, "_tracklog_chain", None)
             if stamped is None:  # the first handler to format this record links it; others reuse the link

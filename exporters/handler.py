@@ -10,7 +10,7 @@ from typing import Any
 
 from exporters.formatter import JsonFormatter
 from exporters.loki.client import LokiClient, TenantRouter, tenant_spool_name
-from exporters.loki.labels import DEFAULT_LABEL_KEYS, LabelSet, label_set
+from exporters.loki.labels import DEFAULT_LABEL_KEYS, LOKI_3, LabelLimits, LabelSet, fit
 from exporters.loki.spool import Spool
 from exporters.metrics import RecordMetrics
 from exporters.redact import Redactor
@@ -26,9 +26,16 @@ class LokiHandler(logging.Handler):
 
     Args:
         url: Loki's base or push URL; ignored when ``client`` is given.
-        tags: static labels for every stream (python-logging-loki's name); ``extra={"tags": {...}}`` adds per record.
+        tags: static labels for every stream (python-logging-loki's name); ``extra={"tags": {...}}`` adds per record
+            and wins over the others. A ``service`` or ``env`` tag names the service or environment (body and label).
+            What Loki cannot take as a label (``label_limits``) goes into the line, under ``tags``.
         auth: ``(user, password)`` for basic auth.
-        version: accepted for compatibility; tracklog always uses Loki's v1 push API.
+        version: python-logging-loki's; tracklog always uses Loki's v1 push API. Giving it (as python-logging-loki's
+            users do) also keeps that handler's ``severity`` and ``logger`` labels, unless ``compat_labels=False``.
+        compat_labels: add python-logging-loki's ``severity`` (level name) and ``logger`` labels; default: when
+            ``version`` is given.
+        label_limits: Loki's label limits (default :data:`~exporters.loki.labels.LOKI_3`, 15 names; Loki 2.2.1
+            allows 30).
         client: a shared :class:`LokiClient` (one per process is best); else one is made from the arguments.
         label_keys: event fields that become labels (default service, env, log_type, level).
         metadata_keys: event fields sent as Loki structured metadata too (Loki >= 2.9; e.g. ``trace_id``).
@@ -58,12 +65,18 @@ class LokiHandler(logging.Handler):
         metrics: RecordMetrics | None = None,
         tenants: Mapping[str, str | LokiClient] | None = None,
         redactor: Redactor | bool | None = None,
+        compat_labels: bool | None = None,
+        label_limits: LabelLimits = LOKI_3,
         **client_options: Any,
     ) -> None:
         super().__init__(level)
         if version == "0":
             warnings.warn("Loki's v0 push API is gone; tracklog uses v1", DeprecationWarning, stacklevel=2)
         self.tags = dict(tags or {})
+        service = service or _text(self.tags.get("service"))
+        env = env or _text(self.tags.get("env"))
+        self.compat_labels = version is not None if compat_labels is None else compat_labels
+        self.label_limits = label_limits
         self.label_keys = tuple(label_keys)
         self.metadata_keys = tuple(metadata_keys)
         self.flush_timeout = flush_timeout
@@ -76,7 +89,7 @@ class LokiHandler(logging.Handler):
         self.client = client
         self.router = _router(client, tenants, self._owns_client, url, auth, client_options) if tenants else None
         self.setFormatter(JsonFormatter(service=service, env=env, redactor=redactor))
-        self._labels_cache: dict[tuple[Any, ...], LabelSet] = {}
+        self._labels_cache: dict[tuple[Any, ...], tuple[LabelSet, dict[str, str]]] = {}
 
     def setFormatter(self, fmt: logging.Formatter | None) -> None:
         super().setFormatter(fmt)
@@ -93,14 +106,21 @@ class LokiHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
+            tags = getattr(record, "tags", None)
+            if not isinstance(tags, dict) or not tags:
+                tags = None
             if self._json is not None:
                 event = self._json.event(record)
-                line = self._json.render(event)
                 key = tuple(map(event.get, self.label_keys))
-                tags = getattr(record, "tags", None)
-                labels = self._labels_cache.get(key) if not tags else None
-                if labels is None:
-                    labels = self._labels(key, tags)
+                if self.compat_labels:
+                    key = (*key, record.levelname, record.name)
+                fitted = self._labels_cache.get(key) if tags is None else None
+                if fitted is None:
+                    fitted = self._labels(key, tags)
+                labels, rest = fitted
+                if rest:  # what Loki cannot take as a label travels in the line
+                    event["tags"] = {**event["tags"], **rest} if isinstance(event.get("tags"), dict) else rest
+                line = self._json.render(event)
                 metadata = (
                     tuple((k.replace(".", "_"), str(event[k])) for k in self.metadata_keys if k in event)
                     if self.metadata_keys else ()
@@ -109,21 +129,28 @@ class LokiHandler(logging.Handler):
                     self.metrics.observe(event)
             else:
                 line = self.format(record)
-                labels = self._labels((), getattr(record, "tags", None))
+                key = (record.levelname, record.name) if self.compat_labels else ()
+                labels, _ = self._labels(key, tags, with_event=False)
                 metadata = ()
             sink = self.client if self.router is None else self.router
             sink.push(labels, int(record.created * 1e9), line, metadata)
         except Exception as exc:  # counted and logged (rate-limited); the caller's logging call never sees it
             self.client.count_drop("handler_error", f"{type(exc).__name__}: {exc}")
 
-    def _labels(self, key: tuple[Any, ...], tags: dict[str, Any] | None) -> LabelSet:
-        values = {**self.tags, **dict(zip(self.label_keys, key, strict=False))}
-        if isinstance(tags, dict):
+    def _labels(self, key: tuple[Any, ...], tags: dict[str, Any] | None,
+                with_event: bool = True) -> tuple[LabelSet, dict[str, str]]:
+        """The stream's labels in order of preference (tracklog's own, python-logging-loki's, the handler's tags,
+        the record's tags, which win on a shared name), fitted to Loki's limits."""
+        values: dict[Any, Any] = dict(zip(self.label_keys, key, strict=False)) if with_event else {}
+        if self.compat_labels:
+            values["severity"], values["logger"] = str(key[-2]).lower(), key[-1]
+        values.update(self.tags)
+        if tags:
             values.update(tags)
-        labels = label_set(values)
-        if not tags and len(self._labels_cache) < 1024:
-            self._labels_cache[key] = labels
-        return labels
+        fitted = fit(values.items(), self.label_limits)
+        if tags is None and len(self._labels_cache) < 1024:
+            self._labels_cache[key] = fitted
+        return fitted
 
     def flush(self) -> None:
         (self.router or self.client).flush(self.flush_timeout)
@@ -136,6 +163,10 @@ class LokiHandler(logging.Handler):
                 self.client.close(self.flush_timeout)
         finally:
             super().close()
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value not in (None, "") else None
 
 
 # -- tenants: only when ``tenants=`` is given; emit() then pushes through the router instead of the client ----------

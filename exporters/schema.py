@@ -13,6 +13,8 @@ import traceback
 from collections.abc import Mapping
 from typing import Any
 
+from exporters.truncate import STACK_MAX_CHARS, VALUE_MAX_CHARS, shorten, shorten_head
+
 APPLICATION, SYSTEM, AUDIT, SECURITY = "application", "system", "audit", "security"
 LOG_TYPES = (APPLICATION, SYSTEM, AUDIT, SECURITY)
 FIELDS_ATTR = "tracklog_fields"
@@ -153,16 +155,23 @@ def db_query(
 def error(logger: logging.Logger, exc: BaseException, message: str | None = None, **fields: Any) -> None:
     """An error with its origin: type, message, stack and the function, file and line that raised it."""
     data = {LOG_TYPE: APPLICATION, EVENT_NAME: "error", **error_fields(exc), **fields}
-    log(logger, logging.ERROR, message or f"{type(exc).__name__}: {exc}", data)
+    log(logger, logging.ERROR, message or f"{type(exc).__name__}: {_text(exc)}", data)
+
+
+def _text(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # an exception whose __str__ raises must not raise again in the caller's except block
+        return f"<unprintable {type(exc).__name__}>"
 
 
 def error_fields(exc: BaseException) -> dict[str, Any]:
-    data: dict[str, Any] = {ERROR_TYPE: type(exc).__qualname__, ERROR_MESSAGE: str(exc)[:2000]}
+    data: dict[str, Any] = {ERROR_TYPE: type(exc).__qualname__, ERROR_MESSAGE: shorten(_text(exc), VALUE_MAX_CHARS)}
     tb = exc.__traceback__
     if tb is not None:
         last = traceback.extract_tb(tb)[-1]
         data.update({CODE_FUNCTION: last.name, CODE_FILEPATH: last.filename, CODE_LINENO: last.lineno})
-    data[STACKTRACE] = "".join(traceback.format_exception(type(exc), exc, tb))[-8000:]
+    data[STACKTRACE] = shorten_head("".join(traceback.format_exception(type(exc), exc, tb)), STACK_MAX_CHARS)
     return data
 
 

@@ -22,6 +22,8 @@ class LokiClientCollector:
                                        labels=["client"])
         dropped = CounterMetricFamily("tracklog_loki_records_dropped", "Records given up on, by reason.",
                                       labels=["client", "reason"])
+        refused = CounterMetricFamily("tracklog_loki_records_refused", "Records Loki answered 400 to, by its reason.",
+                                      labels=["client", "reason"])
         retries = CounterMetricFamily("tracklog_loki_retries", "Push attempts that will be retried.",
                                       labels=["client"])
         spooled = CounterMetricFamily("tracklog_loki_records_spooled", "Records written to the disk spool.",
@@ -44,6 +46,8 @@ class LokiClientCollector:
             accepted.add_metric([name], s.accepted)
             for reason, count in s.dropped.items():
                 dropped.add_metric([name, reason], count)
+            for reason, count in s.refused.items():
+                refused.add_metric([name, reason], count)
             retries.add_metric([name], s.retries)
             spooled.add_metric([name], s.spooled)
             truncated.add_metric([name], s.truncated)
@@ -56,7 +60,7 @@ class LokiClientCollector:
                 cumulative += count
                 buckets.append((str(bound) if bound != float("inf") else "+Inf", cumulative))
             latency.add_metric([name], buckets, s.latency_sum)
-        yield from (sent, accepted, dropped, retries, spooled, truncated, sent_bytes, depth, queue_bytes,
+        yield from (sent, accepted, dropped, refused, retries, spooled, truncated, sent_bytes, depth, queue_bytes,
                     spool_bytes, latency)
 
 

@@ -19,17 +19,18 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from exporters.loki import refusal
 from exporters.loki.encode import ENCODERS, Encoded, Entry, group
 from exporters.loki.labels import LabelSet
 from exporters.loki.retry import Backoff, is_retryable, retry_after_seconds
 from exporters.loki.spool import CorruptSegment, Spool, SpoolFull
 from exporters.loki.transport import HttpTransport, Transport, TransportError
 from exporters.schema import LOG_TYPES
+from exporters.truncate import TRUNCATION_MARKER
 
 internal_log = logging.getLogger("tracklog.internal")
 _new_tuple = tuple.__new__
 _YIELD_EVERY = 63  # a mask: the caller yields the GIL to a busy sender once per 64 accepted lines
-TRUNCATION_MARKER = "…[truncated {} bytes]"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 DROP_REASONS = ("buffer_full", "rejected", "too_large", "spool_full", "shutdown_timeout", "spool_corrupt",
                 "handler_error")
@@ -50,6 +51,7 @@ class ClientStats:
     latency_buckets: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
     latency_sum: float = 0.0
     last_error: str = ""
+    refused: dict[str, int] = field(default_factory=dict)  # entries Loki refused (answered 400), by Loki's reason
 
     def observe_latency(self, seconds: float) -> None:
         for i, bound in enumerate(LATENCY_BUCKETS):
@@ -350,6 +352,8 @@ class LokiClient:
                     if self._deliver(transport, part, from_spool) != _Outcome.DONE:
                         return _Outcome.RETRY_LATER
                 return _Outcome.DONE
+            if status == 400:
+                return self._refused(transport, batch, text, from_spool)
             if status and not is_retryable(status):
                 reason = "too_large" if status == 413 else "rejected"
                 self.stats.dropped[reason] += len(batch)
@@ -363,6 +367,31 @@ class LokiClient:
             attempt += 1
             if not self._wait_before_retry(delay):
                 return _Outcome.RETRY_LATER
+
+    def _refused(self, transport: Transport, batch: list[Entry], answer: str, from_spool: bool) -> str:
+        """Loki answered 400. When it names an entry-level reason it kept the valid entries: count the refused
+        ones by reason and the rest as sent. Otherwise it refused the whole push: split the batch in halves and
+        send each, down to the entries it refuses alone, so one bad record never costs the others.
+        """
+        if len(batch) == 1 or refusal.kept_the_rest(answer):
+            counts = refusal.refused_count(answer, len(batch))
+            refused = sum(counts.values())
+            for name, n in counts.items():
+                self.stats.refused[name] = self.stats.refused.get(name, 0) + n
+            self.stats.dropped["rejected"] += refused
+            self.stats.sent += len(batch) - refused
+            self._note_drop("rejected", f"Loki refused {refused} of {len(batch)} record(s) "
+                                        f"({', '.join(f'{k}={v}' for k, v in counts.items())}): {answer.strip()[:300]}")
+            self._resolve(batch, from_spool)
+            return _Outcome.DONE
+        half = len(batch) // 2
+        parts = (batch[:half], batch[half:])
+        for i, part in enumerate(parts):
+            with self._cond:
+                self._inflight = [e for rest in parts[i:] for e in rest]
+            if self._deliver(transport, part, from_spool) != _Outcome.DONE:
+                return _Outcome.RETRY_LATER
+        return _Outcome.DONE
 
     def _wait_before_retry(self, delay: float) -> bool:
         """Sleep before a retry, spilling the queue to the spool if it grows; False when closing."""

@@ -32,7 +32,8 @@ def test_user_patterns_allow_lists_field_names_and_disabled_detectors(tmp_path: 
         "  field_names: [x-internal]\n"
     )
     r = load_redactor(path)
-    assert r.phones is not None and r.phones.regions == ("FR",)  # security.allowed_countries when not given
+    assert r.phones is not None
+    assert r.phones.regions == ("FR",)  # security.allowed_countries when not given
     assert r.text("code VCH-AB12CD") == "code VCH-[REDACTED:voucher]"
     assert r.text("mail anna@example.org") == "mail anna@example.org"
     assert r.text("hotline +33 1 23 45 67 89, anna +33 6 12 34 56 78") == (
@@ -67,6 +68,7 @@ def test_a_mapping_and_the_environment_are_accepted(tmp_path: Path, monkeypatch:
 
 
 def test_exporters_never_imports_provisioning() -> None:
-    code = "import exporters, exporters.redact_config, sys; print(any(m.startswith('provisioning') for m in sys.modules))"
+    code = ("import exporters, exporters.redact_config, sys; "
+            "print(any(m.startswith('provisioning') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"
