@@ -45,7 +45,8 @@ def fit(values: Iterable[tuple[Any, Any]], limits: LabelLimits = LOKI_3) -> tupl
     """The labels Loki will take, in order of preference, and what cannot be one (name -> value) for the line.
 
     A label is left out (and returned in the second part) when its name is reserved (``__`` prefix) or too long,
-    its value is too long, its sanitised name repeats an earlier one, or ``limits.max_names`` are taken already.
+    its value is too long or holds a character that is not printable (Loki 2.2.1 cannot parse the label string it
+    makes of one, e.g. a newline or a private-use character), its sanitised name repeats an earlier one, or ``limits.max_names`` are taken already.
     Empty values are dropped, as Loki ignores them.
     """
     chosen: dict[str, str] = {}
@@ -59,7 +60,8 @@ def fit(values: Iterable[tuple[Any, Any]], limits: LabelLimits = LOKI_3) -> tupl
             continue
         name = sanitize_name(raw)
         if (name.startswith("__") or len(name) > limits.max_name_length or name in chosen
-                or len(chosen) >= limits.max_names or len(text.encode("utf-8", "replace")) > limits.max_value_length):
+                or len(chosen) >= limits.max_names or not text.isprintable()
+                or len(text.encode("utf-8", "replace")) > limits.max_value_length):
             rest[raw if raw not in rest else f"{raw}#{len(rest)}"] = text
         else:
             chosen[name] = text

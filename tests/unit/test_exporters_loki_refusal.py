@@ -83,11 +83,12 @@ def test_lokis_answers_are_read_as_its_reasons(answer: str, reason: str, count: 
 
 def test_labels_are_fitted_to_lokis_limits_and_the_rest_is_returned_for_the_line() -> None:
     values = [("service", "api"), ("env", "prod"), *((f"tag{i}", str(i)) for i in range(40)), ("a.b", "1"),
-              ("a_b", "2"), ("__name__", "x"), ("long", "v" * 3000), ("x" * 2000, "y"), ("empty", "")]
+              ("a_b", "2"), ("__name__", "x"), ("long", "v" * 3000), ("x" * 2000, "y"), ("empty", ""),
+              ("odd", "X\U001087ae"), ("nl", "a\nb")]
     labels, rest = fit(values, LOKI_2_2)
     assert len(labels) == 30
     assert dict(labels)["service"] == "api"  # earlier names are preferred
-    assert {"tag28", "tag39", "a.b", "a_b", "__name__", "long", "x" * 2000} <= set(rest)
+    assert {"tag28", "tag39", "a.b", "a_b", "__name__", "long", "x" * 2000, "odd", "nl"} <= set(rest)
     assert "empty" not in rest
     labels, rest = fit([("a.b", "1"), ("a_b", "2")], LabelLimits())
     assert labels == (("a_b", "1"),)
