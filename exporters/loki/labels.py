@@ -46,7 +46,8 @@ def fit(values: Iterable[tuple[Any, Any]], limits: LabelLimits = LOKI_3) -> tupl
 
     A label is left out (and returned in the second part) when its name is reserved (``__`` prefix) or too long,
     its value is too long or holds a character that is not printable (Loki 2.2.1 cannot parse the label string it
-    makes of one, e.g. a newline or a private-use character), its sanitised name repeats an earlier one, or ``limits.max_names`` are taken already.
+    makes of one, e.g. a newline or a private-use character), its sanitised name repeats an earlier one, or
+    ``limits.max_names`` are taken already.
     Empty values are dropped, as Loki ignores them.
     """
     chosen: dict[str, str] = {}

@@ -75,7 +75,8 @@ odd_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=200) | st.binary(max_size=50)
     | st.builds(_BadRepr) | st.builds(_cycle) | st.just(float("inf"))
     | st.builds(lambda ch, n: ch * n, st.characters(), st.integers(20_000, 300_000))
-    | st.sampled_from(["\udc80 lone surrogate", "\u202e\u0000\ufeff", "\U0001d518\U0001d52b\U0001d526 " * 50, "line\nbreak"]),
+    | st.sampled_from(["\udc80 lone surrogate", "\u202e\u0000\ufeff", "\U0001d518\U0001d52b\U0001d526 " * 50,
+                       "line\nbreak"]),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
     max_leaves=8,
 )
