@@ -26,7 +26,8 @@ def build(log: logging.Logger) -> WsgiApp:
     def attempt(request: Request, user_id: str, outcome: str, reason: str | None = None, **fields: object) -> None:
         schema.login_attempt(log, user_id=user_id, outcome=outcome, reason=reason,
                              client_address=request.client_address, country=country_of(request.client_address),
-                             **{"user_agent.original": request.header("User-Agent"), **fields})
+                             **{"user_agent.original": request.header("User-Agent"), **fields,
+                                **({"user.roles": sorted(roles[user_id])} if user_id in roles else {})})
 
     @router.route("POST", "/login")
     def login(request: Request) -> Response:

@@ -1,7 +1,9 @@
-"""Incidents on a schedule: a DB slowdown (injected in tracking-api), a brute-force login run, a grant of admin."""
+"""Incidents on a schedule: a DB slowdown (injected in tracking-api), a brute-force login run, a grant of admin,
+and a credential-stuffing run spread over many addresses (1-3 tries each)."""
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -19,6 +21,10 @@ from demo.directory import (
 from demo.traffic import Client
 
 BRUTE_FORCE_FAILURES = 40
+_LEAKED_FIRST = ("alex", "sam", "chris", "kim", "robin", "maria", "peter", "sara", "tom", "nina")
+_LEAKED_LAST = ("miller", "smith", "jones", "novak", "rossi", "garcia", "meyer", "dubois")
+STUFFING_AGENT = "okhttp/4.12.0"  # the botnet's HTTP client
+STUFFING_ADDRESSES = 40  # a botnet: 1-3 tries from each address, a breached list of mostly unknown e-mails
 _BRUTE_FORCE_TARGETS = ("anna.schmidt", "jonas.weber", "lea.fischer", "paul.wagner", "admin", "root", "dispatch")
 _WORDLIST = ("123456", "password", "Winter2024!", "qwerty123", "letmein", "Passw0rd", "dragon", "Summer2025",
              "welcome1", "iloveyou", "monkey", "trustno1")
@@ -58,11 +64,13 @@ class Schedule:
     brute_force_at: float
     brute_force_seconds: float
     permission_change_at: float
+    stuffing_at: float = 0.0
 
     @classmethod
     def plan(cls, started: float, *, enabled: bool, first: float, gap: float, db_seconds: float,
              brute_force_seconds: float) -> Schedule:
-        return cls(started, enabled, first, db_seconds, first + gap, brute_force_seconds, first + 2 * gap)
+        return cls(started, enabled, first, db_seconds, first + gap, brute_force_seconds, first + 2 * gap,
+                   first + 3 * gap)
 
     def db_slowdown(self) -> DbSlowdown | None:
         return DbSlowdown(self.started + self.db_slowdown_at, self.db_slowdown_seconds) if self.enabled else None
@@ -78,6 +86,8 @@ class Schedule:
             f"then a success as {CRACKED_ACCOUNT}",
             f"+{self.permission_change_at:>4.0f}s  {ADMIN_ACCOUNT} grants '{ADMIN_ROLE}' to normal user "
             f"{PROMOTED_ACCOUNT}",
+            f"+{self.stuffing_at:>4.0f}s  credential stuffing: a breached list tried from {STUFFING_ADDRESSES} "
+            "addresses, 1-3 tries each, mostly unknown users (no address crosses the brute-force threshold)",
         ]
 
 
@@ -109,6 +119,26 @@ def grant_admin(client: Client, auth_url: str) -> None:
                 {"role": ADMIN_ROLE}, address=admin.address, headers={"Authorization": f"Bearer {token}"})
 
 
+def credential_stuffing(client: Client, auth_url: str, stop: threading.Event, seconds: float = 30.0) -> None:
+    """A breached e-mail/password list from another site, tried from many addresses with 1-3 tries each:
+    about 60% of the names are not ours, the rest are our users with their old passwords."""
+    rng = random.Random(13)
+    bots = [f"{rng.choice((45, 103, 154, 185, 194))}.{rng.randint(0, 255)}.{rng.randint(0, 255)}."
+            f"{rng.randint(1, 254)}" for _ in range(STUFFING_ADDRESSES)]
+    tries = [bot for bot in bots for _ in range(rng.randint(1, 3))]
+    rng.shuffle(tries)
+    known = [a.username for a in ACCOUNTS.values()]
+    for address in tries:
+        if stop.wait(seconds / len(tries)):
+            return
+        # user names, not e-mail addresses: the exporters redact e-mail addresses, so every unknown e-mail would
+        # be logged as the same redacted user
+        name = f"{rng.choice(_LEAKED_FIRST)}.{rng.choice(_LEAKED_LAST)}{rng.randint(1, 99)}" if rng.random() < 0.6 \
+            else rng.choice(known)
+        client.call("auth", "POST", f"{auth_url}/login", {"username": name, "password": rng.choice(_WORDLIST)},
+                    address=address, headers={"User-Agent": STUFFING_AGENT})
+
+
 def start(schedule: Schedule, client: Client, auth_url: str, stop: threading.Event) -> list[threading.Thread]:
     """Run the login incidents at their times (the DB slowdown runs inside tracking-api)."""
     if not schedule.enabled:
@@ -126,4 +156,5 @@ def start(schedule: Schedule, client: Client, auth_url: str, stop: threading.Eve
     return [
         at(schedule.brute_force_at, brute_force, client, auth_url, stop, schedule.brute_force_seconds),
         at(schedule.permission_change_at, grant_admin, client, auth_url),
+        at(schedule.stuffing_at, credential_stuffing, client, auth_url, stop),
     ]

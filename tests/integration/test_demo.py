@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
@@ -14,11 +15,15 @@ import pytest
 import requests
 
 from demo.directory import BRUTE_FORCE_IP
+from demo.incidents import STUFFING_ADDRESSES, STUFFING_AGENT
+from provisioning import config
+from provisioning.audit import detect as detection
 from provisioning.stack import Stack
 from tests.integration.conftest import ROOT, loki_lines, prometheus_query, wait_for
 
 SERVICES = ("tracking-api", "courier-ingest", "auth", "web")
-# A 100 s run: one simulated day per minute, the DB slowdown from +10 s, brute force from +25 s, the grant at +40 s.
+# A 100 s run: one simulated day per minute, the DB slowdown from +10 s, brute force from +25 s, the grant at +40 s,
+# credential stuffing from +55 s.
 DEMO_ARGS = ["--duration", "100", "--day-seconds", "60", "--incident-start", "10", "--brute-force-seconds", "30",
              "--status-every", "10"]
 
@@ -83,6 +88,19 @@ def test_demo_runs_four_instrumented_services_with_incidents_and_stops_cleanly(d
     assert grant["auth.role"] == "admin"
     assert "admin" in grant["audit.after"]
     assert "admin" not in grant["audit.before"]
+
+    # Incident 4: credential stuffing spread over many addresses, 1-3 tries each: audit detect names it.
+    def stuffing() -> list[dict]:
+        records = _records(loki_url, f'{{{sel}, service="auth", log_type="security"}} |= "{STUFFING_AGENT}" | json')
+        return records if len({r["client.address"] for r in records}) >= STUFFING_ADDRESSES else []
+
+    tries = wait_for(stuffing, timeout=60, interval=2, what="the credential-stuffing run")
+    per_address = Counter(r["client.address"] for r in tries)
+    assert max(per_address.values()) <= 3
+    found = detection.detect(tries, detection.Thresholds.from_raw(config.load(ROOT / "tracklog.yaml").raw),
+                             detection.Policy.from_raw(config.load(ROOT / "tracklog.yaml").raw))
+    assert "credential_stuffing" in {f.kind for f in found}
+    assert "brute_force_address" not in {f.kind for f in found}
 
     # Every service logs; together they produce all four log types; each has application and system records.
     counts = _loki_counts(loki_url, f"sum by (service, log_type) (count_over_time({{{sel}}}[10m]))",
