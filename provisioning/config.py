@@ -12,6 +12,14 @@ from typing import Any
 import yaml
 
 from provisioning.errors import ConfigError
+from provisioning.notifications import (
+    GrafanaSettings,
+    Notifications,
+    SmtpSettings,
+    read_grafana,
+    read_notifications,
+    read_smtp,
+)
 from provisioning.selector import parse as parse_selector
 from provisioning.timerange import NS, parse_duration
 
@@ -208,6 +216,9 @@ class Config:
     raw: dict[str, Any]
     retention_rules: tuple[RetentionRule, ...] = ()
     archive: ArchiveConfig = field(default_factory=ArchiveConfig)
+    notifications: Notifications = field(default_factory=Notifications)
+    grafana: GrafanaSettings = field(default_factory=GrafanaSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
 
     @property
     def root(self) -> Path:
@@ -401,6 +412,9 @@ def _build(path: Path, raw: _LineDict) -> Config:
     known_services = {s.name for s in services} | {src.labels["service"] for src in sources if "service" in src.labels}
     log_types, rules = _log_types(r, raw, known_services)
     archive = _archive(r, raw, rules)
+    notifications = read_notifications(r, raw)
+    grafana = read_grafana(r, raw)
+    smtp = read_smtp(r, raw)
 
     if r.problems:
         raise ConfigError(r.problems)
@@ -416,6 +430,9 @@ def _build(path: Path, raw: _LineDict) -> Config:
         raw=raw,
         retention_rules=rules,
         archive=archive,
+        notifications=notifications,
+        grafana=grafana,
+        smtp=smtp,
     )
 
 

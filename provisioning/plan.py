@@ -24,6 +24,7 @@ class Resource:
     uid: str
     title: str
     body: Any
+    origin: str = ""  # "file": the server provisions it from its own files; tracklog never writes it
 
     @property
     def key(self) -> tuple[str, str]:
@@ -73,6 +74,8 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     mask: Callable[[str], str] = lambda text: text
     display: Callable[[Any], Any] = lambda body: body  # hides secret fields of both sides before diffing
+    explain: Callable[[Change], list[str]] = lambda change: []  # a summary above a change's diff
+    from_files: list[tuple[Resource, bool]] = field(default_factory=list)  # (live object, matches Git) left alone
 
     def counts(self) -> dict[str, int]:
         return {action: sum(c.action == action for c in self.changes) for action in (CREATE, UPDATE, DELETE)}
@@ -84,6 +87,7 @@ class Plan:
             r = change.resource
             sign = {CREATE: "+", UPDATE: "~", DELETE: "-"}[change.action]
             lines.append(f"{sign} {change.action} {r.kind} {r.uid} ({r.title})")
+            lines.extend(f"    {line}" for line in self.explain(change))
             before = _dump(self.display(change.live.body)) if change.live else ""
             after = _dump(self.display(change.desired.body)) if change.desired else ""
             diff = difflib.unified_diff(before.splitlines(), after.splitlines(), f"live/{r.kind}/{r.uid}",
@@ -92,6 +96,10 @@ class Plan:
         counts = self.counts()
         summary = (f"plan: {counts[CREATE]} to create, {counts[UPDATE]} to update, {counts[DELETE]} to delete"
                    if self.changes else "plan: no changes")
+        for live, matches in self.from_files:
+            state = "matches what tracklog renders" if matches else "differs from what tracklog renders"
+            lines.append(f"= {live.kind} {live.uid} ({live.title}): provisioned from files in the server, {state}; "
+                         "apply leaves it alone (change the provisioning file to change it)")
         lines.extend(f"warning: {w}" for w in self.warnings)
         lines.append(summary)
         return self.mask("\n".join(lines))
@@ -101,6 +109,8 @@ class Plan:
             "changes": [{"action": c.action, "kind": c.resource.kind, "uid": c.resource.uid,
                          "title": c.resource.title} for c in self.changes],
             "counts": self.counts(), "warnings": self.warnings, "checksum": self.checksum(),
+            "from_files": [{"kind": r.kind, "uid": r.uid, "title": r.title, "matches": matches}
+                           for r, matches in self.from_files],
         }
 
     def checksum(self) -> str:
@@ -127,6 +137,10 @@ def make_plan(desired: Iterable[Resource], live: Iterable[Resource], kind_order:
     first = set(delete_first)
     want = {r.key: r for r in desired}
     have = {r.key: r for r in live}
+    from_files = [(r, key in want and _canonical(r.body) == _canonical(want[key].body))
+                  for key, r in have.items() if r.origin == "file"]
+    have = {key: r for key, r in have.items() if r.origin != "file"}
+    want = {key: r for key, r in want.items() if key not in {f.key for f, _ in from_files}}
     upserts = []
     for key, resource in want.items():
         if key not in have:
@@ -139,7 +153,7 @@ def make_plan(desired: Iterable[Resource], live: Iterable[Resource], kind_order:
     writes = sorted(upserts + early, key=lambda c: (order.get(c.resource.kind, 99), c.action != DELETE,
                                                     c.resource.uid))
     late.sort(key=lambda c: (-order.get(c.resource.kind, 99), c.resource.uid))
-    return Plan(writes + late, managed=len(have))
+    return Plan(writes + late, managed=len(have), from_files=from_files)
 
 
 def _canonical(body: Any) -> str:

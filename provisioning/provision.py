@@ -53,7 +53,7 @@ def targets_for(config: Config, rendered: Rendered) -> list[Target]:
 
 def _grafana_enabled(config: Config) -> bool:
     """Grafana is a target when tracklog.yaml says so (grafana.enabled) or TRACKLOG_GRAFANA_URL is set."""
-    return bool(os.environ.get("TRACKLOG_GRAFANA_URL") or (config.raw.get("grafana") or {}).get("enabled"))
+    return bool(os.environ.get("TRACKLOG_GRAFANA_URL") or config.grafana.enabled)
 
 
 def plan(config: Config, out_dir: str | None = None, engine: str = "auto") -> Planned:
@@ -74,6 +74,10 @@ def plan(config: Config, out_dir: str | None = None, engine: str = "auto") -> Pl
         if secrets is not None:
             one.mask = secrets.mask
         one.display = getattr(target, "display", one.display)
+        one.explain = getattr(target, "explain", one.explain)
+        if hasattr(target, "notes"):
+            target.notes(one.changes)
+        one.warnings = list(getattr(target, "warnings", []))
         plans.append(one)
     return Planned(rendered, targets, plans)
 

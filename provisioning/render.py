@@ -7,7 +7,6 @@ import importlib
 import json
 import os
 import re
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ import yaml
 from provisioning import datasources
 from provisioning.config import Config
 from provisioning.errors import RenderError
+from provisioning.files import write_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 ENTRY = REPO / "tracklog.jsonnet"
@@ -251,14 +251,5 @@ def _yaml(data: Any) -> str:
 
 
 def _write(path: Path, text: str) -> Path:
-    """Write atomically: a temporary file next to the target, renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text)
     return path

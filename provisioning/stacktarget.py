@@ -22,6 +22,7 @@ from provisioning import alertmanager
 from provisioning.config import Config, LokiEndpoint
 from provisioning.datasources import query_tenant
 from provisioning.errors import TracklogError
+from provisioning.files import write_atomic
 from provisioning.plan import DELETE, Change, Resource
 from provisioning.render import Rendered
 from provisioning.stack import Stack
@@ -202,10 +203,4 @@ def split_rules(rules: dict, loki: LokiEndpoint) -> dict[str, dict]:
 
 
 def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it may hold webhook URLs
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-    os.replace(tmp, path)
-
+    write_atomic(path, text, mode=0o600)  # it may hold webhook URLs

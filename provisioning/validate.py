@@ -232,7 +232,6 @@ def _at(config: Config, node: Any, key: str | None = None) -> str:
 
 def _check_folders(config: Config, rendered: Rendered) -> list[Problem]:
     problems = []
-    grafana = config.raw.get("grafana") or {}
     seen: set[str] = set()
     for folder in rendered.folders:
         uid = folder.get("uid", "")
@@ -245,7 +244,7 @@ def _check_folders(config: Config, rendered: Rendered) -> list[Problem]:
         seen.add(uid)
         for item in folder.get("permissions") or []:
             if item.get("permission") not in GRANTABLE:
-                problems.append(Problem(f"{_at(config, grafana, 'security_permission')}: grafana.security_permission",
+                problems.append(Problem(f"{config.path.name}: grafana.security_permission",
                                         f"{item.get('permission')!r} is not one of {', '.join(GRANTABLE)}"))
     for file_name, folder_uid in sorted(rendered.dashboard_folders.items()):
         if folder_uid not in seen:
@@ -291,20 +290,10 @@ def _check_templates(config: Config, rendered: Rendered) -> list[Problem]:
         if ref not in defined and ref.startswith(tuple(namespaces)):
             problems.append(Problem(f"{where}, line {line}", f"uses template {ref!r}, which no group defines"))
 
-    for i, point in enumerate(config.raw.get("contact_points") or []):
-        if not isinstance(point, dict) or "templates" not in point:
-            continue
-        where = f"{_at(config, point, 'templates')}: contact_points[{i}] ({point.get('name')})"
-        chosen = point["templates"]
-        if not isinstance(chosen, dict):
-            problems.append(Problem(where, "templates must be a mapping like {title: tracklog.title, "
-                                           "message: tracklog.message}"))
-            continue
-        for role, name in chosen.items():
-            if role not in TEMPLATE_ROLES:
-                problems.append(Problem(where, f"templates.{role}: unknown; a contact point takes "
-                                               f"{', '.join(TEMPLATE_ROLES)}"))
-            elif name not in defined:
+    for i, point in enumerate(config.notifications.contact_points):
+        where = f"{point.templates_place}: contact_points[{i}] ({point.name})"
+        for role, name in point.templates:
+            if name not in defined:
                 known = ", ".join(sorted(defined)) or "none"
                 problems.append(Problem(where, f"templates.{role}: no notification template defines {name!r} "
                                                f"(defined: {known}; see alerts/templates/)"))

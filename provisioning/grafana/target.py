@@ -1,4 +1,4 @@
-"""Grafana as a target: the only module that imports grafana-client. Reads live state and applies one change.
+"""Grafana as a target: reads live state and applies one change (grafana-client is imported only in this package).
 
 Managed objects carry a marker so that apply can prune what Git removed and leave everything else alone:
 dashboards the tag ``tracklog`` (in tracklog's folders), contact points a uid starting ``tl-``, notification
@@ -6,6 +6,10 @@ template groups a name starting ``tracklog``, rule groups a rule whose uid start
 The notification policy tree is one object in Grafana and is managed whole, as Terraform does; so is a folder's
 permission list, which Grafana only replaces whole (POST /api/folders/{uid}/permissions), and so is a rule group,
 which PUT /api/v1/provisioning/folder/{folder}/rule-groups/{title} replaces whole.
+
+Objects Grafana provisions from files (a datasource with ``readOnly``, a dashboard with ``meta.provisioned``, an
+alerting object with provenance ``file``, as docker-compose sets them up) are never written: the plan says whether
+they match what tracklog renders, and apply leaves them alone.
 """
 
 from __future__ import annotations
@@ -14,14 +18,31 @@ import copy
 import os
 import re
 import subprocess
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from provisioning.config import Config
-from provisioning.errors import TracklogError
-from provisioning.plan import DELETE, Change, Resource
+from provisioning.grafana import normalize
+from provisioning.grafana.api import GrafanaError, call, connect
+from provisioning.grafana.applied import AppliedSecrets
+from provisioning.grafana.notifications import (
+    CONTACT_PREFIX,
+    SECURE_SETTINGS,
+    TEMPLATE_FIELDS,
+    contact_point,
+    contact_uid,
+    mute_timing,
+    mute_view,
+    policy_tree,
+    policy_view,
+)
+from provisioning.plan import DELETE, UPDATE, Change, Resource
 from provisioning.render import Rendered
 from provisioning.secrets import hide_secrets
+
+__all__ = ["CONTACT_PREFIX", "KIND_ORDER", "PERMISSION_LEVELS", "RULE_PREFIX", "TEMPLATE_FIELDS", "TEMPLATE_PREFIX",
+           "GrafanaError", "GrafanaTarget"]
 
 # A folder's permissions come right after the folder, so the security dashboards never sit in a folder that is
 # still open to every Viewer; templates come before the contact points that use them.
@@ -32,25 +53,15 @@ KIND_ORDER = ("grafana-folder", "grafana-folder-permissions", "grafana-datasourc
 # take the rules over by their uids (unique in the org), and deleting the old group after it would delete them.
 DELETE_FIRST = ("grafana-rule-group",)
 MARKER_TAG = "tracklog"
-CONTACT_PREFIX = "tl-"
 # The marker of tracklog's alert rules: c.uid() (dashboards/lib/config.libsonnet, uidPrefix) gives every rule uid
 # it; the group titles are not a marker, as nothing makes a group's name start with "tracklog-".
 RULE_PREFIX = "tl-"
 TEMPLATE_PREFIX = "tracklog"  # template groups are named, not tagged: the name is the marker
-# Where each contact point type takes the title and the message (tracklog.yaml: `templates: {title, message}`).
-TEMPLATE_FIELDS = {"webhook": {"title": "title", "message": "message"},
-                   "slack": {"title": "title", "message": "text"},
-                   "email": {"title": "subject", "message": "message"}}
 PERMISSION_LEVELS = {"View": 1, "Edit": 2, "Admin": 4}
 _PERMISSION_NAMES = {level: name for name, level in PERMISSION_LEVELS.items()}
-_DASHBOARD_NOISE = ("id", "version", "iteration")
-_RULE_NOISE = ("id", "updated", "provenance", "orgID", "folderUID", "ruleGroup", "notification_settings", "record",
-               "isPaused")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-class GrafanaError(TracklogError):
-    """Grafana answered with an error or not at all; the message names the URL, the request and what to do."""
+REDACTED = "[REDACTED]"  # what Grafana answers for a secure setting (definitions.RedactedValue)
+_LOCKABLE = ("grafana-template", "grafana-contact-point", "grafana-mute-timing", "grafana-policy")
 
 
 class GrafanaTarget:
@@ -60,80 +71,110 @@ class GrafanaTarget:
 
     display = staticmethod(hide_secrets)  # plans show secret fields as fingerprints
 
-    def __init__(self, config: Config, rendered: Rendered, api: Any | None = None) -> None:
+    def __init__(self, config: Config, rendered: Rendered, api: Any | None = None, url: str | None = None,
+                 state_dir: Path | None = None) -> None:
         self.config = config
         self.rendered = rendered
-        self.url = os.environ.get("TRACKLOG_GRAFANA_URL") or config.endpoints.grafana.url
-        self.api = api if api is not None else _connect(config, self.url)
-        grafana = config.raw.get("grafana") or {}
-        self.folder_uid = grafana.get("folder_uid", "tracklog")
-        self.folder_title = grafana.get("folder", "Delivery tracking")
-        self.editable = bool(grafana.get("alerts_editable_in_ui", False))
+        self.settings = config.grafana
+        endpoint = config.endpoints.grafana
+        self.url = url or os.environ.get("TRACKLOG_GRAFANA_URL") or endpoint.url
+        self.token_env = endpoint.token_env
+        self.api = api if api is not None else connect(self.url, endpoint.token_env, endpoint.username_env,
+                                                       endpoint.password_env)
+        self.folder_uid = self.settings.folder_uid
+        self.editable = self.settings.alerts_editable_in_ui
+        self.applied = AppliedSecrets(state_dir or config.stack.state_dir, self.url)
         self.warnings: list[str] = []
         self._team_ids: dict[str, int | None] = {}
+        self._secrets: dict[tuple[str, str], dict[str, str]] = {}  # resource key -> {field path: resolved value}
+        self._unset: list[str] = []  # secrets whose variable is not set: problems for check()
+        self._provenance: dict[tuple[str, str], str] = {}
+        self._groups: dict[str, dict[str, Any]] = {}  # resource uid -> the rendered group, as it is sent
+
+    def _call(self, what: str, fn: Any, *args: Any, missing_ok: bool = False, **kwargs: Any) -> Any:
+        return call(self.url, self.token_env, what, fn, *args, missing_ok=missing_ok, **kwargs)
 
     # -- desired ----------------------------------------------------------------------------------------
 
     def desired(self) -> list[Resource]:
+        self._unset = []
         out = []
         for folder in self._folders():
             out.append(Resource("grafana-folder", folder["uid"], folder["title"], {"title": folder["title"]}))
             if "permissions" in folder:
                 out.append(Resource("grafana-folder-permissions", folder["uid"], f"{folder['title']} permissions",
                                     _permissions_body(folder["permissions"])))
-        for ds in self.rendered.provisioning.get("datasources", {}).get("datasources", []):
-            out.append(Resource("grafana-datasource", ds["uid"], ds["name"], _datasource_body(ds)))
+        for ds in self._datasources():
+            out.append(Resource("grafana-datasource", ds["uid"], ds["name"], self._desired_datasource(ds)))
         for file_name, dashboard in self.rendered.dashboards.items():
-            body = {**_dashboard_body(dashboard),
+            body = {**normalize.dashboard(dashboard),
                     "folderUid": self.rendered.dashboard_folders.get(file_name, self.folder_uid)}
             out.append(Resource("grafana-dashboard", dashboard["uid"], dashboard["title"], body))
         for template in self.rendered.templates:
             out.append(Resource("grafana-template", template["name"], template["name"],
                                 {"template": template["template"]}))
-        for point in self.config.raw.get("contact_points") or []:
-            body = self._contact_point(point)
-            out.append(Resource("grafana-contact-point", body["uid"], point["name"], body))
-        for mute in self.config.raw.get("mute_timings") or []:
-            out.append(Resource("grafana-mute-timing", mute["name"], mute["name"], _mute_body(mute)))
-        out.append(Resource("grafana-policy", "policy-tree", "notification policy tree", self._policy_tree()))
+        model = self.config.notifications
+        for point in model.contact_points:
+            out.append(Resource("grafana-contact-point", contact_uid(point), point.name,
+                                self._desired_contact_point(point)))
+        for mute in model.mute_timings:
+            out.append(Resource("grafana-mute-timing", mute.name, mute.name, mute_view(mute_timing(mute))))
+        if model.contact_points:  # without contact points the tree would route to nothing: Grafana's stays
+            out.append(Resource("grafana-policy", "policy-tree", "notification policy tree",
+                                policy_view(policy_tree(model))))
         for group in self.rendered.grafana_alerts:
             folder_uid = group.get("folderUID") or self.folder_uid
-            out.append(Resource("grafana-rule-group", _group_uid(folder_uid, group["title"]), group["title"],
-                                _group_body(group, folder_uid)))
+            uid = _group_uid(folder_uid, group["title"])
+            self._groups[uid] = group
+            out.append(Resource("grafana-rule-group", uid, group["title"], normalize.rule_group(group, folder_uid)))
         return out
 
-    def _contact_point(self, point: dict[str, Any]) -> dict[str, Any]:
-        kind = point.get("type", "webhook")
-        settings: dict[str, Any] = {}
-        if kind in ("webhook", "sms", "slack"):
-            settings["url"] = os.environ.get(point.get("url_env", ""), "") or point.get("url", "")
-        elif kind == "email":
-            settings["addresses"] = ";".join(point.get("addresses") or [])
-        grafana_type = {"sms": "webhook"}.get(kind, kind)
-        for role, name in (point.get("templates") or {}).items():
-            field = TEMPLATE_FIELDS.get(grafana_type, {}).get(role)
-            if field:
-                settings[field] = f'{{{{ template "{name}" . }}}}'
-        return {"uid": CONTACT_PREFIX + re.sub(r"[^a-z0-9-]", "-", point["name"].lower())[:37],
-                "name": point["name"], "type": grafana_type, "settings": settings}
+    def _datasources(self) -> list[dict[str, Any]]:
+        return self.rendered.provisioning.get("datasources", {}).get("datasources", [])
 
-    def _policy_tree(self) -> dict[str, Any]:
-        policies = self.config.raw.get("notification_policies") or {}
-        routes = []
-        for child in policies.get("routes") or []:
-            route: dict[str, Any] = {"receiver": child["receiver"], "object_matchers": [
-                list(re.match(r"\s*(\w+)\s*(=~|!~|!=|=)\s*\"?([^\"]*)\"?", m).groups())  # type: ignore[union-attr]
-                for m in child.get("matchers") or []]}
-            if child.get("mute_timings"):
-                route["mute_time_intervals"] = list(child["mute_timings"])
-            routes.append(route)
-        return {"receiver": policies.get("default_receiver", "oncall-webhook"),
-                "group_by": ["alertname", "service"], "routes": routes}
+    def _resolve(self, where: str, text: str) -> str:
+        """A ``${VAR}`` reference (datasources name their secrets so) resolved from the environment."""
+        def value(match: re.Match[str]) -> str:
+            resolved = os.environ.get(match.group(1))
+            if resolved is None:
+                self._unset.append(f"{where} names ${match.group(1)}, which is not set")
+                return ""
+            return resolved
+
+        return _ENV_REF.sub(value, text)
+
+    def _desired_datasource(self, ds: dict[str, Any]) -> dict[str, Any]:
+        where = f"datasource {ds['name']} (uid {ds['uid']})"
+        resolved = {**ds}
+        if isinstance(ds.get("basicAuthUser"), str):
+            resolved["basicAuthUser"] = self._resolve(f"{where}: basicAuthUser", ds["basicAuthUser"])
+        body = normalize.datasource(resolved)
+        secure = {key: self._resolve(f"{where}: secureJsonData.{key}", str(value))
+                  for key, value in (ds.get("secureJsonData") or {}).items()}
+        if secure:
+            self._secrets[("grafana-datasource", ds["uid"])] = {f"secureJsonData.{k}": v for k, v in secure.items()}
+            body["secureJsonFields"] = {k: self.applied.fingerprint(v) for k, v in sorted(secure.items())}
+        return body
+
+    def _desired_contact_point(self, point: Any) -> dict[str, Any]:
+        url = ""
+        if point.type != "email":
+            url = (os.environ.get(point.url_env) if point.url_env else None) or point.url
+            if not url:
+                self._unset.append(f"contact point {point.name} ({point.place}): ${point.url_env} is not set and "
+                                   "no url is given; Grafana refuses a contact point without one")
+        body = contact_point(point, url)
+        secure = {key: body["settings"][key] for key in SECURE_SETTINGS.get(body["type"], ())
+                  if body["settings"].get(key)}
+        if secure:
+            self._secrets[("grafana-contact-point", body["uid"])] = {f"settings.{k}": v for k, v in secure.items()}
+            body["settings"].update({k: self.applied.fingerprint(v) for k, v in secure.items()})
+        return body
 
     # -- live -------------------------------------------------------------------------------------------
 
     def _folders(self) -> list[dict[str, Any]]:
-        return self.rendered.folders or [{"uid": self.folder_uid, "title": self.folder_title}]
+        return self.rendered.folders or [{"uid": self.folder_uid, "title": self.settings.folder}]
 
     def live(self) -> list[Resource]:
         out = []
@@ -148,68 +189,165 @@ class GrafanaTarget:
                 out.append(Resource("grafana-folder-permissions", uid, f"{folder['title']} permissions",
                                     _acl_body(acl or [])))
         folder_uids = {f["uid"] for f in self._folders()}
-        for ds in self.rendered.provisioning.get("datasources", {}).get("datasources", []):
+        for ds in self._datasources():
             found = self._call(f"GET /api/datasources/uid/{ds['uid']}", self.api.datasource.get_datasource_by_uid,
                                ds["uid"], missing_ok=True)
             if found:
-                out.append(Resource("grafana-datasource", found["uid"], found["name"], _datasource_body(found)))
+                body = normalize.datasource(found)
+                fields = sorted(k for k, is_set in (found.get("secureJsonFields") or {}).items() if is_set)
+                if fields or (ds.get("secureJsonData")):
+                    body["secureJsonFields"] = {
+                        k: self.applied.recorded(f"grafana-datasource/{found['uid']}/secureJsonData.{k}")
+                        for k in fields}
+                out.append(Resource("grafana-datasource", found["uid"], found["name"], body,
+                                    origin="file" if found.get("readOnly") else ""))
         hits = self._call("GET /api/search?tag=tracklog", self.api.search.search_dashboards, tag=MARKER_TAG) or []
         for hit in hits:
             if hit.get("type") != "dash-db" or hit.get("folderUid") not in folder_uids:
                 continue
             found = self._call(f"GET /api/dashboards/uid/{hit['uid']}", self.api.dashboard.get_dashboard, hit["uid"])
             dashboard = found["dashboard"]
-            body = {**_dashboard_body(dashboard), "folderUid": hit["folderUid"]}
-            out.append(Resource("grafana-dashboard", dashboard["uid"], dashboard["title"], body))
-        # Grafana answers an empty list when there are none (some versions 404).
+            body = {**normalize.dashboard(dashboard), "folderUid": hit["folderUid"]}
+            provisioned = bool((found.get("meta") or {}).get("provisioned"))
+            out.append(Resource("grafana-dashboard", dashboard["uid"], dashboard["title"], body,
+                                origin="file" if provisioned else ""))
         for template in self._call("GET /api/v1/provisioning/templates", self.api.alertingprovisioning.get_templates,
                                    missing_ok=True) or []:
             if str(template.get("name", "")).startswith(TEMPLATE_PREFIX):
-                out.append(Resource("grafana-template", template["name"], template["name"],
-                                    {"template": template.get("template", "")}))
+                out.append(self._lockable("grafana-template", template["name"], template["name"],
+                                          {"template": template.get("template", "")}, template.get("provenance")))
         for point in self._call("GET /api/v1/provisioning/contact-points",
                                 self.api.alertingprovisioning.get_contactpoints) or []:
             if str(point.get("uid", "")).startswith(CONTACT_PREFIX):
-                body = {k: point.get(k) for k in ("uid", "name", "type", "settings")}
-                out.append(Resource("grafana-contact-point", point["uid"], point["name"], body))
-        wanted_mutes = {m["name"] for m in self.config.raw.get("mute_timings") or []}
+                out.append(self._lockable("grafana-contact-point", point["uid"], point["name"],
+                                          self._live_contact_point(point), point.get("provenance")))
+        wanted_mutes = {m.name for m in self.config.notifications.mute_timings}
         for mute in self._call("GET /api/v1/provisioning/mute-timings",
                                self.api.alertingprovisioning.get_mute_timings) or []:
             if mute["name"] in wanted_mutes:
-                out.append(Resource("grafana-mute-timing", mute["name"], mute["name"], _mute_body(mute)))
+                out.append(self._lockable("grafana-mute-timing", mute["name"], mute["name"], mute_view(mute),
+                                          mute.get("provenance")))
         tree = self._call("GET /api/v1/provisioning/policies",
                           self.api.alertingprovisioning.get_notification_policy_tree)
-        if tree:
-            out.append(Resource("grafana-policy", "policy-tree", "notification policy tree", _policy_body(tree)))
+        if tree and self.config.notifications.contact_points:
+            out.append(self._lockable("grafana-policy", "policy-tree", "notification policy tree", policy_view(tree),
+                                      tree.get("provenance")))
         out.extend(self._live_rule_groups(folder_uids))
         return out
+
+    def _lockable(self, kind: str, uid: str, title: str, body: Any, provenance: str | None) -> Resource:
+        """An alerting object with its provenance: "file" ones are the provisioning files', never written here."""
+        self._provenance[(kind, uid)] = provenance or ""
+        return Resource(kind, uid, title, body, origin="file" if provenance == "file" else "")
+
+    def _live_contact_point(self, point: dict[str, Any]) -> dict[str, Any]:
+        body = {"uid": point["uid"], "name": point["name"], "type": point["type"],
+                "settings": copy.deepcopy(point.get("settings") or {}),
+                "disableResolveMessage": bool(point.get("disableResolveMessage"))}
+        for key in SECURE_SETTINGS.get(point["type"], ()):
+            value = body["settings"].get(key)
+            if value == REDACTED:
+                body["settings"][key] = self.applied.recorded(f"grafana-contact-point/{point['uid']}/settings.{key}")
+            elif value in (None, ""):
+                body["settings"].pop(key, None)
+        return body
 
     def _live_rule_groups(self, folder_uids: set[str]) -> list[Resource]:
         """Every rule group in tracklog's folders holding a rule of tracklog's, also those Git no longer has.
 
-        The list of all rules names each one's folder and group but not the group's interval, so each group found
-        is read whole. A group holding one of tracklog's rules is tracklog's whole, as a PUT replaces it whole.
+        The list of all rules names each one's folder, group and provenance but not the group's interval, so each
+        group found is read whole. A group holding one of tracklog's rules is tracklog's whole, as a PUT replaces it.
         """
         prov = self.api.alertingprovisioning
-        groups = set()
+        groups: dict[tuple[str, str], str] = {}
         for rule in self._call("GET /api/v1/provisioning/alert-rules", prov.get_alertrules_all) or []:
             if rule.get("folderUID") in folder_uids and str(rule.get("uid", "")).startswith(RULE_PREFIX):
-                groups.add((rule["folderUID"], rule["ruleGroup"]))
+                groups[(rule["folderUID"], rule["ruleGroup"])] = rule.get("provenance") or ""
         out = []
-        for folder_uid, title in sorted(groups):
+        for (folder_uid, title), provenance in sorted(groups.items()):
             found = self._call(f"GET /api/v1/provisioning/folder/{folder_uid}/rule-groups/{title}",
                                prov.get_rule_group, folder_uid, title, missing_ok=True)
             if found:
-                out.append(Resource("grafana-rule-group", _group_uid(folder_uid, title), title,
-                                    _group_body(found, folder_uid)))
+                out.append(self._lockable("grafana-rule-group", _group_uid(folder_uid, title), title,
+                                          normalize.rule_group(found, folder_uid), provenance))
         return out
 
+    # -- checks and explanations ------------------------------------------------------------------------
+
+    def check(self) -> list[str]:
+        """Problems found before anything is written: teams, unset secrets, names Grafana already gives others."""
+        problems = []
+        if not self._secrets and not self._unset:
+            self.desired()
+        problems.extend(f"grafana: {what}" for what in self._unset)
+        for folder in self._folders():
+            for item in folder.get("permissions") or []:
+                if "team" in item and self._team_id(item["team"]) is None:
+                    problems.append(
+                        f"grafana.security_team: Grafana at {self.url} has no team named {item['team']!r}, so folder "
+                        f"{folder['uid']} ({folder['title']}) cannot be opened to it; create the team in Grafana "
+                        "(Administration > Teams) or name an existing one in tracklog.yaml")
+        wanted = {ds["name"]: ds for ds in self._datasources()}
+        existing = self._call("GET /api/datasources", self.api.datasource.list_datasources) or []
+        for ds in existing:
+            ours = wanted.get(ds.get("name"))
+            if ours is not None and ds.get("uid") != ours["uid"]:
+                problems.append(
+                    f"grafana: Grafana at {self.url} already has a datasource named {ds['name']!r} (uid {ds['uid']}, "
+                    f"type {ds.get('type')}) that is not tracklog's (uid {ours['uid']}): Grafana refuses a second "
+                    "one by that name (409). Rename or delete that one in Grafana (Connections > Data sources), or "
+                    "give tracklog's another name (datasources in tracklog.yaml); dashboards refer to "
+                    f"uid {ours['uid']}, so it cannot simply be adopted")
+        return problems
+
+    def notes(self, changes: list[Change]) -> None:
+        """Warnings about objects Grafana will not let tracklog change as tracklog.yaml asks."""
+        for change in changes:
+            r = change.resource
+            if r.kind in _LOCKABLE and change.action == UPDATE and self.editable \
+                    and self._provenance.get(r.key) == "api":
+                self.warnings.append(
+                    f"{r.kind} {r.uid}: alerts_editable_in_ui is true, but Grafana keeps provisioned objects locked "
+                    "(provenance api -> none is refused, ngalert/provisioning/validation/provenance.go); it stays "
+                    "locked: delete it in Grafana and apply again to re-create it editable")
+
+    def explain(self, change: Change) -> list[str]:
+        """For a dashboard update: which panels differ, by id and title."""
+        if change.resource.kind != "grafana-dashboard" or change.action != UPDATE or not change.live:
+            return []
+        assert change.desired is not None
+        before = {p.get("id"): p for p in change.live.body.get("panels") or []}
+        after = {p.get("id"): p for p in change.desired.body.get("panels") or []}
+        lines = []
+        for pid in sorted(set(before) | set(after), key=lambda x: (x is None, x)):
+            old, new = before.get(pid), after.get(pid)
+            if old == new:
+                continue
+            title = (new or old or {}).get("title", "")
+            if old is None:
+                what = "missing in Grafana (apply adds it back)"
+            elif new is None:
+                what = "only in Grafana (apply removes it)"
+            else:
+                keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+                what = f"differs in {', '.join(keys)} (apply restores what Git has)"
+            lines.append(f"panel {pid} {title!r}: {what}")
+        rest = sorted(k for k in set(change.live.body) | set(change.desired.body)
+                      if k != "panels" and change.live.body.get(k) != change.desired.body.get(k))
+        if rest:
+            lines.append(f"dashboard fields changed: {', '.join(rest)}")
+        return lines
+
     # -- apply ------------------------------------------------------------------------------------------
+
+    def _lock(self, key: tuple[str, str]) -> bool:
+        """Whether to write with provenance "api" (locked in the UI). Grafana refuses api -> none for contact
+        points, templates, mute timings and policies, so what is locked stays locked."""
+        return not self.editable or self._provenance.get(key) == "api"
 
     def apply(self, change: Change) -> None:
         r = change.resource
         prov = self.api.alertingprovisioning
-        lock = not self.editable  # provenance "api" locks alert objects in Grafana's UI
         if change.action == DELETE:
             deleters = {
                 "grafana-dashboard": lambda: self.api.dashboard.delete_dashboard(r.uid),
@@ -224,18 +362,23 @@ class GrafanaTarget:
             self._call(f"delete {r.kind} {r.uid}", deleters[r.kind])
             return
         body = copy.deepcopy(r.body)
-        if r.kind == "grafana-datasource":
-            body = _resolve(body)
         exists = change.live is not None
+        lock = self._lock(r.key)
+        secrets = self._secrets.get(r.key, {})
         if r.kind == "grafana-folder":
             if exists:
-                self._call("PUT folder", self.api.folder.update_folder, r.uid, title=body["title"], overwrite=True)
+                self._call(f"PUT /api/folders/{r.uid}", self.api.folder.update_folder, r.uid, title=body["title"],
+                           overwrite=True)
             else:
                 self._call("POST /api/folders", self.api.folder.create_folder, body["title"], uid=r.uid)
         elif r.kind == "grafana-datasource":
+            body.pop("secureJsonFields", None)
             payload = {**body, "uid": r.uid, "name": r.title}
+            if secrets:
+                payload["secureJsonData"] = {path.split(".", 1)[1]: value for path, value in secrets.items()}
             if exists:
-                self._call("PUT datasource", self.api.datasource.update_datasource_by_uid, r.uid, payload)
+                self._call(f"PUT /api/datasources/uid/{r.uid}", self.api.datasource.update_datasource_by_uid, r.uid,
+                           payload)
             else:
                 self._call("POST /api/datasources", self.api.datasource.create_datasource, payload)
         elif r.kind == "grafana-folder-permissions":
@@ -251,33 +394,34 @@ class GrafanaTarget:
             self._call(f"PUT /api/v1/provisioning/templates/{r.uid}", prov.create_or_update_template, r.uid, body,
                        disable_provenance=not lock)
         elif r.kind == "grafana-contact-point":
+            for path, value in secrets.items():
+                body["settings"][path.split(".", 1)[1]] = value
             if exists:
-                self._call("PUT contact point", prov.update_contactpoint, r.uid, body, disable_provenance=not lock)
+                self._call(f"PUT /api/v1/provisioning/contact-points/{r.uid}", prov.update_contactpoint, r.uid, body,
+                           disable_provenance=not lock)
             else:
-                self._call("POST contact point", prov.create_contactpoint, body, disable_provenance=not lock)
+                self._call("POST /api/v1/provisioning/contact-points", prov.create_contactpoint, body,
+                           disable_provenance=not lock)
         elif r.kind == "grafana-mute-timing":
-            if exists:
-                self._call("PUT mute timing", prov.update_mute_timing, r.uid, body)
+            if exists:  # grafana-client's update_mute_timing cannot send X-Disable-Provenance
+                headers = {} if lock else {"X-Disable-Provenance": "true"}
+                self._call(f"PUT /api/v1/provisioning/mute-timings/{r.uid}", self.api.client.PUT,
+                           f"/v1/provisioning/mute-timings/{quote(r.uid, safe='')}", json=body, headers=headers)
             else:
-                self._call("POST mute timing", prov.create_mute_timing, body, disable_provenance=not lock)
+                self._call("POST /api/v1/provisioning/mute-timings", prov.create_mute_timing, body,
+                           disable_provenance=not lock)
         elif r.kind == "grafana-policy":
-            self._call("PUT policy tree", prov.set_notification_policy_tree, body, disable_provenance=not lock)
+            self._call("PUT /api/v1/provisioning/policies", prov.set_notification_policy_tree,
+                       policy_tree(self.config.notifications), disable_provenance=not lock)
         elif r.kind == "grafana-rule-group":
+            group = self._groups[r.uid]
             folder_uid, title = body["folderUid"], body["title"]
+            payload = {"title": title, "folderUid": folder_uid, "interval": group["interval"],
+                       "rules": [{**rule, "orgID": 1, "folderUID": folder_uid, "ruleGroup": title}
+                                 for rule in group["rules"]]}
             self._call(f"PUT /api/v1/provisioning/folder/{folder_uid}/rule-groups/{title}", prov.update_rule_group,
-                       folder_uid, title, body, disable_provenance=not lock)
-
-    def check(self) -> list[str]:
-        """Problems found before anything is written: every team a folder is opened to must exist in Grafana."""
-        problems = []
-        for folder in self._folders():
-            for item in folder.get("permissions") or []:
-                if "team" in item and self._team_id(item["team"]) is None:
-                    problems.append(
-                        f"grafana.security_team: Grafana at {self.url} has no team named {item['team']!r}, so folder "
-                        f"{folder['uid']} ({folder['title']}) cannot be opened to it; create the team in Grafana "
-                        "(Administration > Teams) or name an existing one in tracklog.yaml")
-        return problems
+                       folder_uid, title, payload, disable_provenance=not lock)
+        self.applied.record({f"{r.kind}/{r.uid}/{path}": value for path, value in secrets.items()})
 
     def _team_id(self, name: str) -> int | None:
         if name not in self._team_ids:
@@ -300,60 +444,6 @@ class GrafanaTarget:
         else:
             raise GrafanaError(f"a folder permission names neither a team nor a role: {item}")
         return entry
-
-    def _call(self, what: str, fn: Any, *args: Any, missing_ok: bool = False, **kwargs: Any) -> Any:
-        from grafana_client.client import GrafanaClientError, GrafanaException
-
-        try:
-            return fn(*args, **kwargs)
-        except GrafanaClientError as exc:
-            status = getattr(exc, "status_code", 0)
-            if missing_ok and status == 404:
-                return None
-            hint = {401: f"check the token in ${self.config.endpoints.grafana.token_env}",
-                    403: "the token lacks the permission (an Editor or Admin service account is needed)",
-                    412: "someone changed it in Grafana meanwhile; run `tracklog plan` again"}.get(status, "")
-            raise GrafanaError(f"Grafana at {self.url} answered {status} on {what}: {exc.message}"
-                               + (f" — {hint}" if hint else "")) from exc
-        except GrafanaException as exc:
-            raise GrafanaError(f"Grafana at {self.url} failed on {what}: {exc}") from exc
-        except Exception as exc:  # connection refused, DNS, TLS, timeouts
-            if type(exc).__module__.startswith(("niquests", "requests", "urllib3", "socket")) or isinstance(
-                    exc, OSError):
-                raise GrafanaError(f"Grafana at {self.url} is unreachable on {what}: {type(exc).__name__}: {exc}"
-                                   " — is the URL right (endpoints.grafana.url / TRACKLOG_GRAFANA_URL)?") from exc
-            raise
-
-
-def _connect(config: Config, url: str) -> Any:
-    from grafana_client import GrafanaApi
-
-    endpoint = config.endpoints.grafana
-    token = os.environ.get(endpoint.token_env)
-    user, password = os.environ.get(endpoint.username_env), os.environ.get(endpoint.password_env)
-    credential: Any = token or ((user, password) if user and password else None)
-    if credential is None:
-        raise GrafanaError(f"no credentials for Grafana at {url}: set ${endpoint.token_env} (a service-account "
-                           f"token) or ${endpoint.username_env} and ${endpoint.password_env}")
-    return GrafanaApi.from_url(url, credential=credential, timeout=(5, 30))
-
-
-def _resolve(body: Any) -> Any:
-    """Replace a datasource's ${VAR} secret references with the environment's values, on the way to Grafana only.
-
-    Dashboards are never passed through this: ``${var}`` there is Grafana's own template syntax.
-    """
-    if isinstance(body, str):
-        return _ENV_REF.sub(lambda m: os.environ.get(m.group(1), ""), body)
-    if isinstance(body, dict):
-        return {k: _resolve(v) for k, v in body.items()}
-    if isinstance(body, list):
-        return [_resolve(v) for v in body]
-    return body
-
-
-def _dashboard_body(dashboard: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in dashboard.items() if k not in _DASHBOARD_NOISE}
 
 
 def _permissions_body(items: list[dict[str, str]]) -> dict[str, Any]:
@@ -382,36 +472,9 @@ def _acl_body(acl: list[dict[str, Any]]) -> dict[str, Any]:
     return _permissions_body(items)
 
 
-def _datasource_body(ds: dict[str, Any]) -> dict[str, Any]:
-    keep = ("type", "url", "access", "isDefault", "jsonData", "basicAuth", "basicAuthUser")
-    return {k: ds[k] for k in keep if ds.get(k) not in (None, "", False, {})}
-
-
 def _group_uid(folder_uid: str, title: str) -> str:
     """A rule group's resource uid: its title is unique per folder only, and folder uids hold no '/'."""
     return f"{folder_uid}/{title}"
-
-
-def _group_body(group: dict[str, Any], folder_uid: str) -> dict[str, Any]:
-    rules = [{k: v for k, v in rule.items() if k not in _RULE_NOISE} for rule in group.get("rules", [])]
-    return {"folderUid": folder_uid, "title": group["title"], "interval": group.get("interval"), "rules": rules}
-
-
-def _mute_body(mute: dict[str, Any]) -> dict[str, Any]:
-    if "time_intervals" in mute:
-        return {"name": mute["name"], "time_intervals": mute["time_intervals"]}
-    interval: dict[str, Any] = {}
-    if mute.get("weekdays"):
-        interval["weekdays"] = list(mute["weekdays"])
-    if mute.get("times"):
-        interval["times"] = [{"start_time": t["start"], "end_time": t["end"]} for t in mute["times"]]
-    return {"name": mute["name"], "time_intervals": [interval]}
-
-
-def _policy_body(tree: dict[str, Any]) -> dict[str, Any]:
-    routes = [{k: v for k, v in route.items() if k in ("receiver", "object_matchers", "mute_time_intervals")}
-              for route in tree.get("routes") or []]
-    return {"receiver": tree.get("receiver"), "group_by": tree.get("group_by"), "routes": routes}
 
 
 def _git_revision() -> str:
@@ -422,3 +485,4 @@ def _git_revision() -> str:
         return "no git"
     revision = out.stdout.strip() or "no git"
     return revision + ("+dirty" if dirty.stdout.strip() else "")
+

@@ -1,6 +1,7 @@
 """Grafana's notification templates, the security folder's permissions, dashboards and alert rule groups per folder:
-render -> plan -> apply -> plan against the in-memory fake (tests/unit/fake_grafana.py), and the static checks
-`validate` makes."""
+render -> plan -> apply -> plan against the Grafana look-alike (tests/grafana_lookalike: an HTTP server whose
+behaviour comes from Grafana's own evidence), on each modelled Grafana version, and the static checks `validate`
+makes."""
 
 from __future__ import annotations
 
@@ -12,14 +13,14 @@ from pathlib import Path
 import pytest
 
 from provisioning import config, provision
+from provisioning.errors import ConfigError
 from provisioning.grafana import GrafanaError, GrafanaTarget
 from provisioning.plan import CREATE, DELETE, UPDATE, Plan, make_plan
 from provisioning.render import Rendered, render
 from provisioning.validate import _check_folders, _check_templates, _check_uids, parse_template
-from tests.unit.fake_grafana import FakeGrafana
+from tests.grafana_lookalike.harness import SECURITY_TEAM_ID
 
 ROOT = Path(__file__).resolve().parents[2]
-SECURITY_TEAM_ID = 3
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +57,10 @@ def _apply_all(target: GrafanaTarget) -> list[tuple[str, str, str]]:
 # --- notification templates ------------------------------------------------------------------------------
 
 
-def test_templates_are_written_before_the_contact_points_that_use_them_and_a_second_plan_is_empty(rendered, cfg):
-    fake = FakeGrafana(teams={"security": SECURITY_TEAM_ID})
-    target = GrafanaTarget(cfg, rendered, api=fake)
+def test_templates_are_written_before_the_contact_points_that_use_them_and_a_second_plan_is_empty(
+        rendered, cfg, grafana):
+    fake = grafana
+    target = fake.target(cfg, rendered)
     changes = _apply_all(target)
 
     assert (CREATE, "grafana-template", "tracklog") in changes
@@ -67,32 +69,32 @@ def test_templates_are_written_before_the_contact_points_that_use_them_and_a_sec
     assert fake.writes.index("put template tracklog") < min(
         i for i, w in enumerate(fake.writes) if w.startswith("create contact point"))
     # Grafana stores the text trimmed; what is rendered must already be, or every plan would show a change.
-    assert fake.templates["tracklog"]["template"] == rendered.templates[0]["template"]
-    assert fake.templates["tracklog"]["provenance"] == "api"  # alerts_editable_in_ui: false locks it in the UI
+    assert fake.org.templates["tracklog"]["template"] == rendered.templates[0]["template"]
+    assert fake.org.templates["tracklog"]["provenance"] == "api"  # alerts_editable_in_ui: false locks it in the UI
 
     again = make_plan(target.desired(), target.live(), target.KIND_ORDER)
     assert again.changes == [], again.text()
 
 
-def test_contact_points_name_the_templates_in_each_types_own_fields(rendered, cfg):
-    fake = FakeGrafana(teams={"security": SECURITY_TEAM_ID})
-    _apply_all(GrafanaTarget(cfg, rendered, api=fake))
+def test_contact_points_name_the_templates_in_each_types_own_fields(rendered, cfg, grafana):
+    fake = grafana
+    _apply_all(fake.target(cfg, rendered))
     title, message = '{{ template "tracklog.title" . }}', '{{ template "tracklog.message" . }}'
-    settings = {cp["name"]: (cp["type"], cp["settings"]) for cp in fake.contact_points.values()}
+    settings = {cp["name"]: (cp["type"], cp["settings"]) for cp in fake.org.contact_points.values()}
     assert settings["oncall-webhook"][0] == "webhook"
     assert (settings["oncall-webhook"][1]["title"], settings["oncall-webhook"][1]["message"]) == (title, message)
     assert (settings["security-slack"][1]["title"], settings["security-slack"][1]["text"]) == (title, message)
     assert (settings["sre-email"][1]["subject"], settings["sre-email"][1]["message"]) == (title, message)
 
 
-def test_a_changed_template_is_an_update_and_a_removed_one_is_pruned_leaving_hand_made_ones(rendered, cfg):
-    fake = FakeGrafana(teams={"security": SECURITY_TEAM_ID})
-    fake.templates["mine"] = {"name": "mine", "template": '{{ define "mine" }}x{{ end }}', "provenance": ""}
-    _apply_all(GrafanaTarget(cfg, rendered, api=fake))
+def test_a_changed_template_is_an_update_and_a_removed_one_is_pruned_leaving_hand_made_ones(rendered, cfg, grafana):
+    fake = grafana
+    fake.org.templates["mine"] = {"name": "mine", "template": '{{ define "mine" }}x{{ end }}', "provenance": ""}
+    _apply_all(fake.target(cfg, rendered))
 
     edited = dataclasses.replace(rendered, templates=[
         {"name": "tracklog", "template": rendered.templates[0]["template"].replace("Runbook:", "Runbook ->")}])
-    target = GrafanaTarget(cfg, edited, api=fake)
+    target = fake.target(cfg, edited)
     plan = make_plan(target.desired(), target.live(), target.KIND_ORDER)
     assert [(c.action, c.resource.uid) for c in plan.changes] == [(UPDATE, "tracklog")]
     lines = plan.text().splitlines()
@@ -100,21 +102,22 @@ def test_a_changed_template_is_an_update_and_a_removed_one_is_pruned_leaving_han
     assert "    +  {{ with .Annotations.runbook_url }}Runbook -> {{ . }}" in lines, plan.text()
 
     fewer = dataclasses.replace(rendered, templates=[])
-    target = GrafanaTarget(cfg, fewer, api=fake)
+    target = fake.target(cfg, fewer)
     plan = make_plan(target.desired(), target.live(), target.KIND_ORDER)
     assert [(c.action, c.resource.kind, c.resource.uid) for c in plan.changes if c.action == DELETE] == [
         (DELETE, "grafana-template", "tracklog")]
     for change in plan.changes:
         target.apply(change)
-    assert set(fake.templates) == {"mine"}
+    assert set(fake.org.templates) == {"mine"}
 
 
 # --- the security folder ---------------------------------------------------------------------------------
 
 
-def test_the_security_folder_is_opened_to_its_team_only_and_its_dashboard_lands_there(rendered, cfg):
-    fake = FakeGrafana(teams={"security": SECURITY_TEAM_ID, "other": 9})
-    target = GrafanaTarget(cfg, rendered, api=fake)
+def test_the_security_folder_is_opened_to_its_team_only_and_its_dashboard_lands_there(rendered, cfg, grafana):
+    fake = grafana
+    fake.org.teams["other"] = 9
+    target = fake.target(cfg, rendered)
     changes = _apply_all(target)
 
     assert changes[:3] == [(CREATE, "grafana-folder", "tracklog"), (CREATE, "grafana-folder", "tracklog-security"),
@@ -122,17 +125,17 @@ def test_the_security_folder_is_opened_to_its_team_only_and_its_dashboard_lands_
     # Restricted before any dashboard is saved into it.
     assert fake.writes.index("set permissions tracklog-security") < fake.writes.index(
         "save dashboard tl-security in tracklog-security")
-    assert fake.acl["tracklog-security"] == [{"teamId": SECURITY_TEAM_ID, "permission": 1}]
-    assert {"role": "Viewer", "permission": 1} in fake.acl["tracklog"]  # the main folder keeps Grafana's defaults
-    assert fake.dashboards["tl-security"]["folderUid"] == "tracklog-security"
-    assert {d["folderUid"] for uid, d in fake.dashboards.items() if uid != "tl-security"} == {"tracklog"}
+    assert fake.org.acl["tracklog-security"] == [{"teamId": SECURITY_TEAM_ID, "permission": 1}]
+    assert {"role": "Viewer", "permission": 1} in fake.org.acl["tracklog"]  # the main folder keeps Grafana's defaults
+    assert fake.org.dashboards["tl-security"]["folderUid"] == "tracklog-security"
+    assert {d["folderUid"] for uid, d in fake.org.dashboards.items() if uid != "tl-security"} == {"tracklog"}
     assert make_plan(target.desired(), target.live(), target.KIND_ORDER).changes == []
 
 
-def test_plan_shows_the_roles_a_folder_loses_and_the_team_it_gains(rendered, cfg):
-    fake = FakeGrafana(teams={"security": SECURITY_TEAM_ID})
-    fake.folder.create_folder("Delivery tracking / Security", uid="tracklog-security")  # made earlier, by hand
-    target = GrafanaTarget(cfg, rendered, api=fake)
+def test_plan_shows_the_roles_a_folder_loses_and_the_team_it_gains(rendered, cfg, grafana):
+    fake = grafana
+    fake.api.folder.create_folder("Delivery tracking / Security", uid="tracklog-security")  # made earlier, by hand
+    target = fake.target(cfg, rendered)
     plan = make_plan(target.desired(), target.live(), target.KIND_ORDER)
 
     change = next(c for c in plan.changes if c.resource.kind == "grafana-folder-permissions")
@@ -143,40 +146,44 @@ def test_plan_shows_the_roles_a_folder_loses_and_the_team_it_gains(rendered, cfg
         assert line in text.splitlines(), text
 
 
-def test_the_permission_given_is_configurable(rendered, tmp_path):
+def test_the_permission_given_is_configurable(rendered, tmp_path, grafana):
     edit = _config_with(tmp_path, r"^(\s*security_permission:)\s*\S+", r"\g<1> Edit")
     again = render(edit, out_dir=tmp_path / "build")
-    fake = FakeGrafana(teams={"security": SECURITY_TEAM_ID})
-    _apply_all(GrafanaTarget(edit, again, api=fake))
-    assert fake.acl["tracklog-security"] == [{"teamId": SECURITY_TEAM_ID, "permission": 2}]
+    fake = grafana
+    _apply_all(fake.target(edit, again))
+    assert fake.org.acl["tracklog-security"] == [{"teamId": SECURITY_TEAM_ID, "permission": 2}]
 
 
-def test_a_dashboard_in_the_main_folder_is_moved_not_recreated(rendered, cfg):
-    fake = FakeGrafana(teams={"security": SECURITY_TEAM_ID})
+def test_a_dashboard_in_the_main_folder_is_moved_not_recreated(rendered, cfg, grafana):
+    fake = grafana
     old_layout = dataclasses.replace(rendered, dashboard_folders={})  # every dashboard in the main folder
-    _apply_all(GrafanaTarget(cfg, old_layout, api=fake))
-    assert fake.dashboards["tl-security"]["folderUid"] == "tracklog"
+    _apply_all(fake.target(cfg, old_layout))
+    assert fake.org.dashboards["tl-security"]["folderUid"] == "tracklog"
 
-    target = GrafanaTarget(cfg, rendered, api=fake)
+    target = fake.target(cfg, rendered)
     plan = make_plan(target.desired(), target.live(), target.KIND_ORDER)
     moves = [c for c in plan.changes if c.resource.kind == "grafana-dashboard"]
     assert [(c.action, c.resource.uid) for c in moves] == [(UPDATE, "tl-security")]
     assert {"    -folderUid: tracklog", "    +folderUid: tracklog-security"} <= set(plan.text().splitlines())
     for change in plan.changes:
         target.apply(change)
-    assert fake.dashboards["tl-security"]["folderUid"] == "tracklog-security"
+    assert fake.org.dashboards["tl-security"]["folderUid"] == "tracklog-security"
 
 
-def test_a_missing_team_is_a_problem_found_before_any_write(rendered, cfg, monkeypatch):
-    fake = FakeGrafana(teams={"secops": 5})
-    target = GrafanaTarget(cfg, rendered, api=fake)
+def test_a_missing_team_is_a_problem_found_before_any_write(rendered, cfg, monkeypatch, grafana):
+    fake = grafana
+    fake.org.teams.clear()
+    fake.org.teams["secops"] = 5
+    target = fake.target(cfg, rendered)
     problems = target.check()
     assert len(problems) == 1
     assert "no team named 'security'" in problems[0]
     assert "grafana.security_team" in problems[0]
 
-    monkeypatch.setenv("TRACKLOG_GRAFANA_URL", "http://grafana.invalid:3000")
-    monkeypatch.setattr("provisioning.grafana._connect", lambda config, url: fake)
+    monkeypatch.setenv("TRACKLOG_GRAFANA_URL", fake.url)
+    monkeypatch.setenv("GRAFANA_TOKEN", "admin-token")
+    monkeypatch.setenv("TRACKLOG_STATE", str(fake.state_dir))
+    cfg = config.load(ROOT / "tracklog.yaml")
     monkeypatch.setattr(provision, "validate", lambda config, rendered: [])  # no Loki/Prometheus in unit tests
     monkeypatch.setattr("provisioning.stacktarget.StackTarget.check", lambda self: [])
     with pytest.raises(provision.ValidationFailed, match="no team named 'security'"):
@@ -184,11 +191,11 @@ def test_a_missing_team_is_a_problem_found_before_any_write(rendered, cfg, monke
     assert fake.writes == []
 
 
-def test_applying_permissions_for_a_team_that_vanished_names_it(rendered, cfg):
-    fake = FakeGrafana(teams={"security": SECURITY_TEAM_ID})
-    target = GrafanaTarget(cfg, rendered, api=fake)
+def test_applying_permissions_for_a_team_that_vanished_names_it(rendered, cfg, grafana):
+    fake = grafana
+    target = fake.target(cfg, rendered)
     plan = make_plan(target.desired(), target.live(), target.KIND_ORDER)
-    del fake.teams_by_name["security"]
+    del fake.org.teams["security"]
     changes = iter(plan.changes)
     for change in changes:
         if change.resource.kind == "grafana-folder-permissions":
@@ -199,20 +206,24 @@ def test_applying_permissions_for_a_team_that_vanished_names_it(rendered, cfg):
     assert "set permissions tracklog-security" not in fake.writes
 
 
-def test_without_a_security_team_the_folder_keeps_grafanas_permissions(tmp_path):
+def test_without_a_security_team_the_folder_keeps_grafanas_permissions(tmp_path, grafana):
     open_cfg = _config_with(tmp_path, r"^(\s*security_team:)\s*\S+", r'\g<1> ""')
     again = render(open_cfg, out_dir=tmp_path / "build")
-    fake = FakeGrafana()
-    target = GrafanaTarget(open_cfg, again, api=fake)
+    fake = grafana
+    fake.org.teams.clear()
+    target = fake.target(open_cfg, again)
     assert target.check() == []
     changes = _apply_all(target)
     assert not [c for c in changes if c[1] == "grafana-folder-permissions"]
-    assert {"role": "Viewer", "permission": 1} in fake.acl["tracklog-security"]
+    assert {"role": "Viewer", "permission": 1} in fake.org.acl["tracklog-security"]
 
 
 # --- Grafana-managed alert rule groups --------------------------------------------------------------------
 
-SECURITY_RULES = ["tl-repeated-failed-logins", "tl-login-from-unexpected-country", "tl-admin-permission-changed"]
+def _security_rules(rendered: Rendered) -> list[str]:
+    """The uids of the security group's rules, in their order."""
+    return [rule["uid"] for group in rendered.grafana_alerts if group["title"] == "tracklog-security"
+            for rule in group["rules"]]
 
 
 def _in_folder(rendered: Rendered, title: str, folder: str) -> Rendered:
@@ -226,45 +237,51 @@ def _in_folder(rendered: Rendered, title: str, folder: str) -> Rendered:
     return dataclasses.replace(rendered, grafana_alerts=groups)
 
 
-def _hand_made_rule(uid: str, title: str) -> dict:
+def _hand_made_rule(uid: str, title: str, folder: str, group: str) -> dict:
     return {"uid": uid, "title": title, "condition": "A", "noDataState": "OK", "execErrState": "Error", "for": "5m",
+            "orgID": 1, "folderUID": folder, "ruleGroup": group,
             "data": [{"refId": "A", "datasourceUid": "prometheus", "relativeTimeRange": {"from": 600, "to": 0},
                       "model": {"refId": "A", "expr": "vector(1)"}}]}
 
 
-def test_the_security_rule_group_is_written_to_the_security_folder_after_its_permissions(rendered, cfg):
-    fake = FakeGrafana(teams={"security": SECURITY_TEAM_ID})
-    target = GrafanaTarget(cfg, rendered, api=fake)
+def test_the_security_rule_group_is_written_to_the_security_folder_after_its_permissions(rendered, cfg, grafana):
+    security_rules = _security_rules(rendered)
+    fake = grafana
+    target = fake.target(cfg, rendered)
     changes = _apply_all(target)
 
     assert [(a, uid) for a, kind, uid in changes if kind == "grafana-rule-group"] == [
         (CREATE, "tracklog-security/tracklog-security"), (CREATE, "tracklog/tracklog-api"),
         (CREATE, "tracklog/tracklog-pipeline")]
-    assert fake.group("tracklog-security", "tracklog-security") == SECURITY_RULES
+    assert fake.group("tracklog-security", "tracklog-security") == security_rules
     assert fake.group("tracklog", "tracklog-security") == []
     # Never visible to every Viewer: the folder is restricted before the rules land in it.
     assert fake.writes.index("set permissions tracklog-security") < fake.writes.index(
         "put rule group tracklog-security/tracklog-security")
-    assert {rule["folderUID"] for uid, rule in fake.rules.items() if uid not in SECURITY_RULES} == {"tracklog"}
+    assert {rule["folderUID"] for uid, rule in fake.org.rules.items() if uid not in security_rules} == {"tracklog"}
     assert _plan(target).changes == []
 
 
-def test_a_rule_group_removed_from_git_is_pruned_leaving_hand_made_groups_and_other_folders(rendered, cfg):
-    fake = FakeGrafana(teams={"security": SECURITY_TEAM_ID})
-    _apply_all(GrafanaTarget(cfg, rendered, api=fake))
-    prov = fake.alertingprovisioning
+def test_a_rule_group_removed_from_git_is_pruned_leaving_hand_made_groups_and_other_folders(rendered, cfg, grafana):
+    security_rules = _security_rules(rendered)
+    fake = grafana
+    _apply_all(fake.target(cfg, rendered))
+    prov = fake.api.alertingprovisioning
     # Made by hand: a group in tracklog's folder (Grafana's own uids), and one in a folder of someone else's that
     # even carries tracklog's uid prefix (copied from one of ours, say).
-    prov.update_rule_group("tracklog", "made-by-hand", {"interval": 60, "rules": [_hand_made_rule("adx7k2", "Mine")]})
-    fake.folder.create_folder("Another team", uid="another-team")
+    prov.update_rule_group("tracklog", "made-by-hand", {
+        "title": "made-by-hand", "interval": 60,
+        "rules": [_hand_made_rule("adx7k2", "Mine", "tracklog", "made-by-hand")]})
+    fake.api.folder.create_folder("Another team", uid="another-team")
     prov.update_rule_group("another-team", "tracklog-pipeline", {
-        "interval": 60, "rules": [_hand_made_rule("tl-copied-by-hand", "Copied")]})
+        "title": "tracklog-pipeline", "interval": 60,
+        "rules": [_hand_made_rule("tl-copied-by-hand", "Copied", "another-team", "tracklog-pipeline")]})
     pipeline = fake.group("tracklog", "tracklog-pipeline")
     assert pipeline
 
     fewer = dataclasses.replace(rendered, grafana_alerts=[
         g for g in rendered.grafana_alerts if g["title"] != "tracklog-pipeline"])
-    target = GrafanaTarget(cfg, fewer, api=fake)
+    target = fake.target(cfg, fewer)
     plan = _plan(target)
     assert [(c.action, c.resource.kind, c.resource.uid) for c in plan.changes] == [
         (DELETE, "grafana-rule-group", "tracklog/tracklog-pipeline")]
@@ -273,20 +290,22 @@ def test_a_rule_group_removed_from_git_is_pruned_leaving_hand_made_groups_and_ot
         target.apply(change)
 
     assert fake.group("tracklog", "tracklog-pipeline") == []
-    assert not set(pipeline) & set(fake.rules)
+    assert not set(pipeline) & set(fake.org.rules)
     assert fake.group("tracklog", "made-by-hand") == ["adx7k2"]
     assert fake.group("another-team", "tracklog-pipeline") == ["tl-copied-by-hand"]
-    assert fake.group("tracklog-security", "tracklog-security") == SECURITY_RULES
+    assert fake.group("tracklog-security", "tracklog-security") == security_rules
     assert fake.group("tracklog", "tracklog-api")
     assert _plan(target).changes == []
 
 
-def test_a_rule_group_moving_folders_is_deleted_in_the_old_one_before_it_is_created_in_the_new_one(rendered, cfg):
-    fake = FakeGrafana(teams={"security": SECURITY_TEAM_ID})
-    _apply_all(GrafanaTarget(cfg, _in_folder(rendered, "tracklog-security", "tracklog"), api=fake))
-    assert fake.group("tracklog", "tracklog-security") == SECURITY_RULES  # where the security alerts used to be
+def test_a_rule_group_moving_folders_is_deleted_in_the_old_one_before_it_is_created_in_the_new_one(
+        rendered, cfg, grafana):
+    security_rules = _security_rules(rendered)
+    fake = grafana
+    _apply_all(fake.target(cfg, _in_folder(rendered, "tracklog-security", "tracklog")))
+    assert fake.group("tracklog", "tracklog-security") == security_rules  # where the security alerts used to be
 
-    target = GrafanaTarget(cfg, rendered, api=fake)
+    target = fake.target(cfg, rendered)
     plan = _plan(target)
     assert [(c.action, c.resource.kind, c.resource.uid) for c in plan.changes] == [
         (DELETE, "grafana-rule-group", "tracklog/tracklog-security"),
@@ -299,24 +318,25 @@ def test_a_rule_group_moving_folders_is_deleted_in_the_old_one_before_it_is_crea
     for change in plan.changes:
         target.apply(change)
 
-    assert fake.group("tracklog-security", "tracklog-security") == SECURITY_RULES
+    assert fake.group("tracklog-security", "tracklog-security") == security_rules
     assert fake.group("tracklog", "tracklog-security") == []
-    assert fake.writes.index(f"delete alert rule {SECURITY_RULES[-1]}") < fake.writes.index(
+    assert fake.writes.index(f"delete alert rule {security_rules[-1]}") < fake.writes.index(
         "put rule group tracklog-security/tracklog-security")
     assert _plan(target).changes == []
 
 
-def test_creating_the_moved_group_first_would_lose_its_rules(rendered, cfg):
+def test_creating_the_moved_group_first_would_lose_its_rules(rendered, cfg, grafana):
     """Why rule groups are deleted first: Grafana's PUT takes the rules over by uid, the old group's delete after it
     deletes them by uid again, and the security alerts would be gone from both folders."""
-    fake = FakeGrafana(teams={"security": SECURITY_TEAM_ID})
-    _apply_all(GrafanaTarget(cfg, _in_folder(rendered, "tracklog-security", "tracklog"), api=fake))
-    target = GrafanaTarget(cfg, rendered, api=fake)
+    security_rules = _security_rules(rendered)
+    fake = grafana
+    _apply_all(fake.target(cfg, _in_folder(rendered, "tracklog-security", "tracklog")))
+    target = fake.target(cfg, rendered)
     creates_first = make_plan(target.desired(), target.live(), target.KIND_ORDER)
     assert [c.action for c in creates_first.changes] == [CREATE, DELETE]
     for change in creates_first.changes:
         target.apply(change)
-    assert not set(SECURITY_RULES) & set(fake.rules)
+    assert not set(security_rules) & set(fake.org.rules)
 
 
 def test_rule_uids_must_carry_the_prune_marker_and_groups_a_rendered_folder(rendered, cfg):
@@ -374,13 +394,13 @@ def test_a_contact_point_naming_a_missing_template_is_a_problem_at_its_line(rend
     assert len(problems) == 1
     line = next(i for i, text in enumerate((tmp_path / "tracklog.yaml").read_text().splitlines(), 1)
                 if "tracklog.mesage" in text)
-    assert problems[0].startswith(f"tracklog.yaml:{line}: contact_points[0] (oncall-webhook)")
+    assert problems[0].startswith(f"{tmp_path / 'tracklog.yaml'}:{line}: contact_points[0] (oncall-webhook)")
     assert "no notification template defines 'tracklog.mesage'" in problems[0]
 
 
-def test_a_contact_point_with_an_unknown_template_field_is_a_problem(rendered, tmp_path):
-    broken = _config_with(tmp_path, r"templates: \{ title: tracklog.title,", "templates: { subject: tracklog.title,")
-    assert ["templates.subject: unknown" in str(p) for p in _check_templates(broken, rendered)] == [True]
+def test_a_contact_point_with_an_unknown_template_field_is_a_config_error_at_its_line(tmp_path):
+    with pytest.raises(ConfigError, match=r"tracklog\.yaml:\d+: contact_points\[0\]\.templates\.subject: unknown"):
+        _config_with(tmp_path, r"templates: \{ title: tracklog.title,", "templates: { subject: tracklog.title,")
 
 
 def test_template_groups_need_unique_names_the_marker_and_unique_defines(rendered, cfg):
@@ -403,12 +423,8 @@ def test_a_reference_to_an_undefined_template_of_our_own_namespace_is_a_problem(
 
 
 def test_folder_checks_name_the_permission_and_a_shared_uid(rendered, tmp_path):
-    admin = _config_with(tmp_path, r"^(\s*security_permission:)\s*\S+", r"\g<1> Admin")
-    problems = [str(p) for p in _check_folders(admin, render(admin, out_dir=tmp_path / "a"))]
-    assert len(problems) == 1
-    assert "grafana.security_permission" in problems[0]
-    assert "View, Edit" in problems[0]
-    assert re.match(r"tracklog\.yaml:\d+: ", problems[0])
+    with pytest.raises(ConfigError, match=r"tracklog\.yaml:\d+: grafana\.security_permission: View or Edit"):
+        _config_with(tmp_path, r"^(\s*security_permission:)\s*\S+", r"\g<1> Admin")
 
     (tmp_path / "b").mkdir()
     same = _config_with(tmp_path / "b", r"^(\s*security_folder_uid:)\s*\S+", r"\g<1> tracklog")

@@ -1,8 +1,5 @@
-"""Plan logic (diff, order, prune safety, masking) and the Grafana target's bookkeeping, with a plain in-memory fake.
-
-The fake (tests/unit/fake_grafana.py) stands in for grafana-client's GrafanaApi only to test tracklog's own logic;
-no Grafana process can run on our machines (see README), and tests/integration/test_grafana.py runs the same path
-against a real one.
+"""Plan logic (diff, order, prune safety, masking) and the Grafana target's bookkeeping, against the Grafana
+look-alike (tests/grafana_lookalike); tests/integration/test_grafana.py runs the same path against a real Grafana.
 """
 
 from __future__ import annotations
@@ -13,10 +10,8 @@ import pytest
 
 from provisioning import config
 from provisioning.alertmanager import build, hide_secrets
-from provisioning.grafana import GrafanaTarget
 from provisioning.plan import CREATE, DELETE, UPDATE, Resource, UnsafePlan, make_plan
 from provisioning.render import render
-from tests.unit.fake_grafana import FakeGrafana
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,31 +79,32 @@ def rendered(tmp_path_factory):
     return render(config.load(ROOT / "tracklog.yaml"), out_dir=tmp_path_factory.mktemp("build"))
 
 
-def test_grafana_apply_then_plan_has_no_changes_prunes_ours_and_keeps_hand_made(rendered, monkeypatch):
+def test_grafana_apply_then_plan_has_no_changes_prunes_ours_and_keeps_hand_made(rendered, monkeypatch, grafana):
     monkeypatch.setenv("TRACKLOG_ALERT_WEBHOOK_URL", "http://hook.example/secret")
     cfg = config.load(ROOT / "tracklog.yaml")
-    fake = FakeGrafana(teams={"security": 3})
-    fake.dashboards["hand-made"] = {"dashboard": {"uid": "hand-made", "title": "Mine", "tags": []},
-                                    "folderUid": "tracklog"}
-    target = GrafanaTarget(cfg, rendered, api=fake)
+    fake = grafana
+    target = fake.target(cfg, rendered)
     first = make_plan(target.desired(), target.live(), target.KIND_ORDER)
     first.display = target.display  # as provision.plan() sets it
     assert first.counts()[CREATE] >= 5 + 3 + 1  # dashboards, datasources, folder, ...
     for change in first.changes:
         target.apply(change)
-    assert fake.contact_points["tl-oncall-webhook"]["settings"]["url"] == "http://hook.example/secret"
+    fake.api.dashboard.update_dashboard({"dashboard": {"uid": "hand-made", "title": "Mine", "tags": []},
+                                         "folderUid": "tracklog"})  # made by hand in tracklog's folder
+    assert fake.org.contact_points["tl-oncall-webhook"]["settings"]["url"] == "http://hook.example/secret"
     assert "hook.example" not in first.text()
-    assert all(m.startswith("tracklog apply (") for m in fake.messages)
+    assert all(d["message"].startswith("tracklog apply (") for uid, d in fake.org.dashboards.items()
+               if uid != "hand-made")
 
     second = make_plan(target.desired(), target.live(), target.KIND_ORDER)
     assert second.changes == [], second.text()
 
     fewer = dict(rendered.dashboards)
     removed = fewer.pop("troubleshooting.json")
-    pruning = GrafanaTarget(cfg, type(rendered)(**{**rendered.__dict__, "dashboards": fewer}), api=fake)
+    pruning = fake.target(cfg, type(rendered)(**{**rendered.__dict__, "dashboards": fewer}))
     third = make_plan(pruning.desired(), pruning.live(), pruning.KIND_ORDER)
     assert [(c.action, c.resource.uid) for c in third.changes] == [(DELETE, removed["uid"])]
     for change in third.changes:
         pruning.apply(change)
-    assert removed["uid"] not in fake.dashboards
-    assert "hand-made" in fake.dashboards
+    assert removed["uid"] not in fake.org.dashboards
+    assert "hand-made" in fake.org.dashboards
