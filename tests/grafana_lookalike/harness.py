@@ -89,3 +89,43 @@ def grafana(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.
     yield harness
     harness.lookalike.stop()
     assert harness.violations == [], "\n".join(harness.violations)
+
+
+def provision_from_files(harness: Harness, rendered_dir: Path, env: dict[str, str]) -> None:
+    """Load what docker-compose mounts into /etc/grafana/provisioning, as Grafana's file provisioning does at start.
+
+    - datasources (pkg/services/provisioning/datasources): each is created with readOnly = !editable, its
+      ``$VAR``/``${VAR}`` values expanded from Grafana's environment (docs: administration/provisioning);
+    - dashboards (pkg/services/provisioning/dashboards, file reader): each provider's folder is created by uid and
+      title and its dashboards saved into it, marked provisioned (GET answers meta.provisioned: true);
+    - alerting templates (pkg/services/provisioning/alerting): stored with provenance "file".
+    """
+    import re
+
+    import yaml
+
+    def expand(value: object) -> object:
+        if isinstance(value, str):
+            return re.sub(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", lambda m: env.get(m.group(1), ""), value)
+        if isinstance(value, dict):
+            return {k: expand(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [expand(v) for v in value]
+        return value
+
+    g = harness.grafana
+    base = rendered_dir / "grafana" / "provisioning"
+    with g.lock:
+        for ds in yaml.safe_load((base / "datasources" / "tracklog.yaml").read_text())["datasources"]:
+            g.add_datasource(expand(ds), read_only=not ds.get("editable", False))  # type: ignore[arg-type]
+        for provider in yaml.safe_load((base / "dashboards" / "tracklog.yaml").read_text())["providers"]:
+            if provider["folderUid"] not in g.org.folders:
+                g.create_folder({"uid": provider["folderUid"], "title": provider["folder"]})
+            for path in sorted(Path(provider["options"]["path"]).glob("*.json")):
+                import json
+
+                g.save_dashboard({"dashboard": json.loads(path.read_text()), "folderUid": provider["folderUid"],
+                                  "overwrite": True}, provisioned=True)
+        for template in yaml.safe_load((base / "alerting" / "tracklog-templates.yaml").read_text())["templates"]:
+            g.put_template(template["name"], {"template": template["template"]}, disable_provenance=False)
+            g.org.templates[template["name"]]["provenance"] = "file"
