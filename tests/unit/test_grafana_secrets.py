@@ -15,7 +15,7 @@ from provisioning.plan import UPDATE, make_plan
 from provisioning.render import render
 
 ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "loki-pass-1"  # noqa: S105 - a test value
+PASSWORD = "loki-pass-1"
 
 
 def _config(tmp_path: Path, pattern: str, replacement: str) -> config.Config:
