@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from exporters.agent.settings import AgentSource
 from provisioning.errors import ConfigError
 from provisioning.notifications import (
     GrafanaSettings,
@@ -123,6 +124,18 @@ class S3Endpoint:
     access_key_env: str = "TRACKLOG_S3_ACCESS_KEY"
     secret_key_env: str = "TRACKLOG_S3_SECRET_KEY"
 
+    def credentials(self) -> tuple[str, str]:
+        """The access key and secret from the variables named here, or the native stack's local defaults.
+
+        The defaults only ever serve the native stack's S3 gateway on 127.0.0.1 (README, "archives").
+        """
+        return (os.environ.get(self.access_key_env) or LOCAL_S3_CREDENTIALS[0],
+                os.environ.get(self.secret_key_env) or LOCAL_S3_CREDENTIALS[1])
+
+
+# The native stack's S3 gateway's own credentials when none are set (it listens on 127.0.0.1 only).
+LOCAL_S3_CREDENTIALS = ("tracklog", "tracklog-local-secret")
+
 
 @dataclass(frozen=True)
 class Endpoints:
@@ -186,15 +199,6 @@ class ArchiveConfig:
 class StackConfig:
     state_dir: Path
     ports: dict[str, int]
-
-
-@dataclass(frozen=True)
-class AgentSource:
-    name: str
-    path: str
-    format: str
-    labels: dict[str, str]
-    regex: str = ""
 
 
 @dataclass(frozen=True)

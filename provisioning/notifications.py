@@ -9,8 +9,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from provisioning.markers import TEMPLATE_ROLES
+
 CONTACT_TYPES = ("webhook", "sms", "slack", "email")
-TEMPLATE_ROLES = ("title", "message")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # Alertmanager's matcher syntax: a label name, an operator and a value, quoted or not.
 _MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|([^"\s][^"]*?))?\s*$')

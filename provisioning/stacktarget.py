@@ -25,8 +25,7 @@ from provisioning.errors import TracklogError
 from provisioning.files import write_atomic
 from provisioning.plan import DELETE, Change, Resource
 from provisioning.render import Rendered
-from provisioning.stack import Stack
-from provisioning.stack.servers import Paths
+from provisioning.statepaths import Paths
 
 KIND_ORDER = ("prometheus-rules", "loki-rules", "alertmanager-config")
 LOKI_TENANT = "fake"  # Loki's tenant when auth_enabled is false
@@ -164,9 +163,8 @@ class StackTarget:
             template = self.paths.of("alertmanager") / "alertmanager.yml"
             if text is not None:
                 _write(template, text)
-            else:  # deleted: back to the stack's template
-                stack = Stack(self.config)
-                stack.render(next(s for s in stack.servers if s.name == "alertmanager"))
+            # Deleted (tracklog.yaml has no routing any more): the template keeps the last config until the stack
+            # restarts Alertmanager, which then renders its own template again (`tracklog stack up`).
         if kind == "prometheus-rules":
             self._reload("Prometheus", self.config.endpoints.prometheus)
         elif kind == "alertmanager-config":

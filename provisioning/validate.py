@@ -24,7 +24,7 @@ import requests
 import yaml
 
 from provisioning.config import Config
-from provisioning.grafana import PERMISSION_LEVELS, RULE_PREFIX, TEMPLATE_FIELDS, TEMPLATE_PREFIX
+from provisioning.markers import PERMISSION_LEVELS, RULE_PREFIX, TEMPLATE_PREFIX
 from provisioning.render import Rendered
 
 DATASOURCE_UIDS = frozenset({"loki", "prometheus", "alertmanager"})
@@ -32,7 +32,6 @@ MIXED_UID = "-- Mixed --"  # Grafana's datasource of a panel whose queries name 
 EXPRESSION_UID = "__expr__"  # Grafana's server-side expressions (math, reduce, threshold) in alert rules
 MAX_UID = 40
 GRANTABLE = tuple(level for level in PERMISSION_LEVELS if level != "Admin")  # grafana.security_permission
-TEMPLATE_ROLES = tuple(sorted({role for fields in TEMPLATE_FIELDS.values() for role in fields}))
 RESERVED_TEMPLATE_PREFIXES = ("default.", "__")  # Grafana's own: default.title, default.message, __subject, ...
 _UID_CHARS = re.compile(r"^[A-Za-z0-9_-]+$")
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from exporters.agent.main import Agent, build_client, run_agent
+from exporters.agent.main import Agent, run_agent
 from exporters.agent.parse import Parsed, make_parser
 from exporters.agent.positions import Position, PositionsError
+from exporters.agent.settings import AgentSettings, AgentSource
 from exporters.agent.tail import Line, Tailer
 
 __all__ = [
-    "Agent", "Line", "Parsed", "Position", "PositionsError", "Tailer", "build_client", "make_parser", "run_agent",
+    "Agent", "AgentSettings", "AgentSource", "Line", "Parsed", "Position", "PositionsError", "Tailer", "make_parser",
+    "run_agent",
 ]

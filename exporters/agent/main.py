@@ -6,7 +6,6 @@ A source's ``log_type`` label picks its Loki tenant as for every other writer (`
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 import time
@@ -17,14 +16,13 @@ from typing import TYPE_CHECKING
 from exporters.agent import positions as positions_file
 from exporters.agent.parse import Parser, make_parser
 from exporters.agent.positions import Position, PositionsError
+from exporters.agent.settings import AgentSettings, AgentSource
 from exporters.agent.tail import Tailer
-from exporters.loki.client import LokiClient, TenantRouter, tenant_spool_name
+from exporters.loki.client import LokiClient, TenantRouter
 from exporters.loki.labels import LabelSet, label_set
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    from provisioning.config import AgentSource, Config
 
 internal_log = logging.getLogger("tracklog.internal")
 
@@ -55,7 +53,8 @@ class Agent:
     """The agent's state: one :class:`Tailer` per source, the positions, and the client the lines go to.
 
     Args:
-        config: the loaded tracklog.yaml; sources come from ``config.agent.sources``.
+        settings: the sources, positions file, env and base directory (``tracklog agent`` reads them from
+            tracklog.yaml's ``agent:`` section).
         client: where lines are pushed (a router: to the tenant of each source's log type); the agent never
             closes it.
         rotate_wait: seconds a renamed-away file must be quiet before its successor is read.
@@ -67,7 +66,7 @@ class Agent:
 
     def __init__(
         self,
-        config: Config,
+        settings: AgentSettings,
         client: LokiClient | TenantRouter,
         *,
         rotate_wait: float = 2.0,
@@ -75,17 +74,17 @@ class Agent:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client if isinstance(client, TenantRouter) else TenantRouter(client, {}, owns_default=False)
-        self.positions_path = config.agent.positions_file
+        self.positions_path = settings.positions_file
         self.positions = positions_file.load(self.positions_path)
         self.commit_interval = commit_interval
         self._clock = clock
         self._last_commit = clock()
-        self.sources = [self._source(config, s, rotate_wait) for s in config.agent.sources]
+        self.sources = [self._source(settings, s, rotate_wait) for s in settings.sources]
 
-    def _source(self, config: Config, source: AgentSource, rotate_wait: float) -> _Source:
-        path = (config.root / source.path).resolve()
+    def _source(self, settings: AgentSettings, source: AgentSource, rotate_wait: float) -> _Source:
+        path = (settings.root / source.path).resolve()
         start = self.positions.get(str(path))
-        labels = {"service": source.name, **source.labels, "env": config.env}
+        labels = {"service": source.name, **source.labels, "env": settings.env}
         parse = make_parser(source.format, regex=source.regex, service=labels["service"],
                             log_type=labels.get("log_type", "application"))
         default_level = labels.pop("level", None) or (None if source.format == "plain" else "info")
@@ -158,64 +157,32 @@ class Agent:
         source.warned_missing = source.tailer.missing
 
 
-def build_client(config: Config, tenant: str | None = None) -> LokiClient:
-    """A LokiClient for ``endpoints.loki``, credentials read from the environment variables the config names.
-
-    Args:
-        tenant: the X-Scope-OrgID; default ``endpoints.loki.tenant``. Each tenant's client has its own spool.
-    """
-    loki = config.endpoints.loki
-    tenant = loki.tenant if tenant is None else tenant
-    for key in ("username_env", "password_env", "bearer_token_env"):
-        _warn_if_unset(getattr(loki, key), f"endpoints.loki.{key}")
-    auth, token = loki.credentials()  # the one reading of Loki's credentials, as every command does it
-    return LokiClient(
-        loki.url,
-        tenant=tenant or None,
-        auth=auth,
-        bearer_token=token,
-        verify=loki.verify_tls,
-        spool_dir=config.stack.state_dir / "agent-spool",
-        spool_name="agent" if tenant == loki.tenant else tenant_spool_name("agent", tenant),
-    )
-
-
-def build_router(config: Config) -> TenantRouter:
-    """The clients of every tenant the sources' log types go to (``endpoints.loki.tenants``), made up front."""
-    loki = config.endpoints.loki
-    router = TenantRouter(build_client(config), loki.tenant_map, lambda tenant: build_client(config, tenant))
-    for source in config.agent.sources:
-        router.client_for(source.labels.get("log_type"))  # replays each one's spool from the start
-    return router
-
-
 def run_agent(
-    config: Config,
+    settings: AgentSettings,
+    client: LokiClient | TenantRouter,
     once: bool = False,
-    client: LokiClient | TenantRouter | None = None,
     stop: threading.Event | None = None,
     poll_interval: float = 0.25,
+    own_client: bool = False,
 ) -> int:
     """Tail the configured sources until ``stop`` is set or SIGTERM/SIGINT arrives; then flush and save positions.
 
     Args:
-        config: the loaded tracklog.yaml.
+        settings: the sources and where their positions are kept.
+        client: the client or router the lines go to; flushed, and closed only if ``own_client``.
         once: ship what the files hold now, then exit.
-        client: an existing client or router (tests inject one with a fake transport); flushed but not closed.
         stop: set it to stop the loop (for embedding and tests).
         poll_interval: seconds between polls when the files are idle.
 
     Returns:
         0 on a clean stop; 1 if the positions file is unreadable or lines were neither sent nor spooled at exit.
     """
-    if not config.agent.sources:
-        internal_log.warning("tracklog agent: no agent.sources in %s; nothing to do", config.path)
+    if not settings.sources:
+        internal_log.warning("tracklog agent: no sources; nothing to do")
         return 0
-    own_client = client is None
-    client = client or build_router(config)
     stop = stop or threading.Event()
     try:
-        agent = Agent(config, client, rotate_wait=0.0 if once else 2.0)
+        agent = Agent(settings, client, rotate_wait=0.0 if once else 2.0)
     except PositionsError as exc:
         internal_log.error("tracklog agent: %s", exc)
         if own_client:
@@ -274,10 +241,4 @@ def _handle_signals(stop: threading.Event) -> Callable[[], None]:
     return restore
 
 
-def _warn_if_unset(env_name: str, where: str) -> None:
-    """A credential variable the config names but the environment lacks; only its name is ever logged."""
-    if env_name and not os.environ.get(env_name):
-        internal_log.warning("tracklog agent: %s names $%s, which is not set", where, env_name)
-
-
-__all__ = ["Agent", "build_client", "build_router", "run_agent"]
+__all__ = ["Agent", "AgentSettings", "AgentSource", "run_agent"]

@@ -14,7 +14,6 @@ import botocore.exceptions
 
 from provisioning.config import Config
 from provisioning.errors import TracklogError
-from provisioning.stack.servers import s3_credentials
 
 
 class StoreError(TracklogError):
@@ -41,7 +40,7 @@ class Store:
         self.url = s3.url
         self.bucket = s3.bucket
         if client is None:
-            access_key, secret_key = s3_credentials(config)
+            access_key, secret_key = config.endpoints.s3.credentials()
             client = boto3.client(
                 "s3", endpoint_url=s3.url, region_name=s3.region, aws_access_key_id=access_key,
                 aws_secret_access_key=secret_key,

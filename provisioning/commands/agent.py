@@ -14,5 +14,10 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from exporters.agent.main import run_agent
+    from provisioning.agent import agent_settings, build_router
 
-    return run_agent(config.load(args.config), once=args.once)
+    cfg = config.load(args.config)
+    if not cfg.agent.sources:
+        print(f"tracklog agent: no agent.sources in {cfg.path}; nothing to do")
+        return 0
+    return run_agent(agent_settings(cfg), build_router(cfg), once=args.once, own_client=True)

@@ -7,9 +7,9 @@ import re
 from typing import Any
 
 from provisioning.alertmanager import time_interval
+from provisioning.markers import CONTACT_PREFIX
 from provisioning.notifications import ContactPoint, Notifications
 
-CONTACT_PREFIX = "tl-"
 # Where each contact point type takes the title and the message (tracklog.yaml: `templates: {title, message}`).
 TEMPLATE_FIELDS = {"webhook": {"title": "title", "message": "message"},
                    "slack": {"title": "title", "message": "text"},

@@ -37,6 +37,7 @@ from provisioning.grafana.notifications import (
     policy_tree,
     policy_view,
 )
+from provisioning.markers import MARKER_TAG, PERMISSION_LEVELS, RULE_PREFIX, TEMPLATE_PREFIX
 from provisioning.plan import DELETE, UPDATE, Change, Resource
 from provisioning.render import Rendered
 from provisioning.secrets import hide_secrets
@@ -52,12 +53,6 @@ KIND_ORDER = ("grafana-folder", "grafana-folder-permissions", "grafana-datasourc
 # A rule group that moves to another folder is deleted in the old one first: Grafana's PUT of the new group would
 # take the rules over by their uids (unique in the org), and deleting the old group after it would delete them.
 DELETE_FIRST = ("grafana-rule-group",)
-MARKER_TAG = "tracklog"
-# The marker of tracklog's alert rules: c.uid() (dashboards/lib/config.libsonnet, uidPrefix) gives every rule uid
-# it; the group titles are not a marker, as nothing makes a group's name start with "tracklog-".
-RULE_PREFIX = "tl-"
-TEMPLATE_PREFIX = "tracklog"  # template groups are named, not tagged: the name is the marker
-PERMISSION_LEVELS = {"View": 1, "Edit": 2, "Admin": 4}
 _PERMISSION_NAMES = {level: name for name, level in PERMISSION_LEVELS.items()}
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 REDACTED = "[REDACTED]"  # what Grafana answers for a secure setting (definitions.RedactedValue)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from provisioning.config import Config
 from provisioning.errors import StackError
+from provisioning.statepaths import Paths
 
 
 def read_versions(stack_dir: Path) -> dict[str, str]:
@@ -23,22 +24,6 @@ def read_versions(stack_dir: Path) -> dict[str, str]:
             key, _, value = line.partition("=")
             versions[key.strip()] = value.strip().strip('"')
     return versions
-
-
-@dataclass(frozen=True)
-class Paths:
-    """Where a server's rendered config, data, log and pid file live."""
-
-    root: Path
-
-    def of(self, server: str) -> Path:
-        return self.root / server
-
-    def log(self, server: str) -> Path:
-        return self.root / "logs" / f"{server}.log"
-
-    def pid(self, server: str) -> Path:
-        return self.root / "run" / f"{server}.pid"
 
 
 @dataclass(frozen=True)
@@ -98,9 +83,15 @@ def _built_binary(script: Path) -> Callable[[], str]:
     return locate
 
 
+# The headless browser the audit report's test renders the page in (Debian's package; apt-get as for Prometheus).
+browser = _apt_binary("chromium", "chromium")
+
+
 def tools(config: Config) -> dict[str, Callable[[], str]]:
-    """Go programs `tracklog stack build` builds besides the servers (the tests run them): name -> locate."""
-    return {"pushcheck": _built_binary(config.root / "stack" / "build" / "pushcheck.sh")}
+    """What `tracklog stack build` provides besides the servers (the tests run them): name -> locate.
+
+    pushcheck is a Go program built from stack/pushcheck; chromium is installed with apt-get when missing."""
+    return {"pushcheck": _built_binary(config.root / "stack" / "build" / "pushcheck.sh"), "chromium": browser}
 
 
 def pushcheck_binary(root: Path) -> Path:
@@ -123,17 +114,9 @@ def _alertmanager_config(paths: Paths) -> Path:
     return applied if applied.exists() else paths.of("alertmanager") / "alertmanager.yml"
 
 
-LOCAL_S3_CREDENTIALS = ("tracklog", "tracklog-local-secret")
-
-
 def s3_credentials(config: Config) -> tuple[str, str]:
-    """The S3 access key and secret from the environment variables named in tracklog.yaml, or the local defaults.
-
-    The defaults only ever serve the native stack on 127.0.0.1; they are documented in the README.
-    """
-    s3 = config.endpoints.s3
-    return (os.environ.get(s3.access_key_env) or LOCAL_S3_CREDENTIALS[0],
-            os.environ.get(s3.secret_key_env) or LOCAL_S3_CREDENTIALS[1])
+    """The S3 gateway's root credentials: the ones tracklog.yaml's S3 endpoint uses (config.S3Endpoint)."""
+    return config.endpoints.s3.credentials()
 
 
 def servers(config: Config) -> list[Server]:

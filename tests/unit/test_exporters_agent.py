@@ -19,6 +19,7 @@ from exporters.agent.tail import Tailer, fingerprint
 from exporters.loki import Backoff, LokiClient
 from exporters.testing import FakeTransport
 from provisioning import config as config_module
+from provisioning.agent import agent_settings
 from provisioning.config import Config
 
 NGINX_COMBINED = (
@@ -146,7 +147,7 @@ def test_agent_ships_every_line_once_in_order_across_a_rename(make_config, clien
     config = make_config()
     log = tmp_path / "logs" / "app.log"
     fake = FakeTransport()
-    agent = Agent(config, clients(fake), rotate_wait=0.0)
+    agent = Agent(agent_settings(config), clients(fake), rotate_wait=0.0)
     log.write_text("1\n2\n")
     agent.poll()
     append(log, "3\n")  # written to the old file after the last poll, before the rename
@@ -166,7 +167,7 @@ def test_agent_follows_copytruncate(make_config, clients, tmp_path):
     config = make_config()
     log = tmp_path / "logs" / "app.log"
     fake = FakeTransport()
-    agent = Agent(config, clients(fake), rotate_wait=0.0)
+    agent = Agent(agent_settings(config), clients(fake), rotate_wait=0.0)
     log.write_text("1\n2\n3\n")
     agent.poll()
     with log.open("r+") as handle:
@@ -183,12 +184,12 @@ def test_restart_from_the_positions_file_neither_loses_nor_repeats(make_config, 
     log = tmp_path / "logs" / "app.log"
     fake = FakeTransport()
     log.write_text("1\n2\n3\n")
-    assert run_agent(config, once=True, client=clients(fake)) == 0
+    assert run_agent(agent_settings(config), clients(fake), once=True) == 0
     append(log, "4\n5\n6-partial")
-    assert run_agent(config, once=True, client=clients(fake)) == 0
+    assert run_agent(agent_settings(config), clients(fake), once=True) == 0
     assert fake.lines() == ["1", "2", "3", "4", "5"]
     append(log, "-done\n")
-    assert run_agent(config, once=True, client=clients(fake)) == 0
+    assert run_agent(agent_settings(config), clients(fake), once=True) == 0
     assert fake.lines() == ["1", "2", "3", "4", "5", "6-partial-done"]
 
 
@@ -198,8 +199,8 @@ def test_stop_event_flushes_and_saves_positions(make_config, clients, tmp_path):
     log.write_text("1\n2\n3\n")
     fake = FakeTransport()
     stop = threading.Event()
-    runner = threading.Thread(target=run_agent, args=(config,),
-                              kwargs={"client": clients(fake), "stop": stop, "poll_interval": 0.01})
+    runner = threading.Thread(target=run_agent, args=(agent_settings(config), clients(fake)),
+                              kwargs={"stop": stop, "poll_interval": 0.01})
     runner.start()
     deadline = time.monotonic() + 10
     while len(fake.lines()) < 3 and time.monotonic() < deadline:
@@ -209,7 +210,7 @@ def test_stop_event_flushes_and_saves_positions(make_config, clients, tmp_path):
     assert not runner.is_alive()
     assert saved_offset(config, log) == 6
     append(log, "4\n")
-    assert run_agent(config, once=True, client=clients(fake)) == 0
+    assert run_agent(agent_settings(config), clients(fake), once=True) == 0
     assert fake.lines() == ["1", "2", "3", "4"]
 
 
@@ -218,11 +219,11 @@ def test_restart_finds_a_file_rotated_while_the_agent_was_down(make_config, clie
     log = tmp_path / "logs" / "app.log"
     fake = FakeTransport()
     log.write_text("1\n2\n")
-    assert run_agent(config, once=True, client=clients(fake)) == 0
+    assert run_agent(agent_settings(config), clients(fake), once=True) == 0
     append(log, "3\n")
     log.rename(log.with_name("app.log.1"))
     log.write_text("4\n")
-    assert run_agent(config, once=True, client=clients(fake)) == 0
+    assert run_agent(agent_settings(config), clients(fake), once=True) == 0
     assert fake.lines() == ["1", "2", "3", "4"]
     assert saved_offset(config, log) == 2
 
@@ -233,7 +234,7 @@ def test_positions_wait_for_loki_to_accept(make_config, clients, tmp_path):
     log.write_text("1\n")
     failing = FakeTransport([503] * 10_000)
     client = clients(failing, backoff=Backoff(min_seconds=0.01, max_seconds=0.02), flush_timeout=0.1)
-    agent = Agent(config, client)
+    agent = Agent(agent_settings(config), client)
     agent.poll()
     assert not agent.commit(0.1)
     assert not config.agent.positions_file.exists()
@@ -243,7 +244,7 @@ def test_positions_wait_for_loki_to_accept(make_config, clients, tmp_path):
 def test_a_missing_file_is_waited_for_with_one_warning(make_config, clients, tmp_path, caplog):
     config = make_config()
     fake = FakeTransport()
-    agent = Agent(config, clients(fake), rotate_wait=0.0)
+    agent = Agent(agent_settings(config), clients(fake), rotate_wait=0.0)
     with caplog.at_level(logging.WARNING, logger="tracklog.internal"):
         for _ in range(3):
             assert not agent.poll()
@@ -259,7 +260,7 @@ def test_labels_come_from_the_source_the_env_and_the_parsed_level(make_config, c
     config = make_config("logfmt", labels='{"team": "edge"}')
     (tmp_path / "logs" / "app.log").write_text("level=ERROR msg=boom\nmsg=ok\n")
     fake = FakeTransport()
-    assert run_agent(config, once=True, client=clients(fake)) == 0
+    assert run_agent(agent_settings(config), clients(fake), once=True) == 0
     labels = [row[0] for row in fake.accepted]
     base = {"service": "nginx", "log_type": "application", "env": "test", "team": "edge"}
     assert labels == [{**base, "level": "error"}, {**base, "level": "info"}]
@@ -337,4 +338,4 @@ def test_an_unreadable_positions_file_stops_the_agent(make_config, clients):
     config.agent.positions_file.write_text("{not json")
     with pytest.raises(PositionsError, match=r"positions\.json"):
         positions.load(config.agent.positions_file)
-    assert run_agent(config, once=True, client=clients(FakeTransport())) == 1
+    assert run_agent(agent_settings(config), clients(FakeTransport()), once=True) == 1

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from exporters import LokiHandler, schema
-from exporters.agent.main import Agent, build_client, build_router
+from exporters.agent.main import Agent
 from exporters.loki.client import Backoff, LokiClient, TenantRouter, close_all
 from exporters.loki.labels import label_set
 from exporters.testing import FakeTransport
 from provisioning import config as config_module
 from provisioning import datasources
+from provisioning.agent import agent_settings, build_client, build_router
 from provisioning.errors import ConfigError
 from provisioning.lokiquery import Entry, LokiReader, TenantsReader, reader_for
 from provisioning.stacktarget import split_rules
@@ -206,7 +207,7 @@ def test_agent_ships_each_source_to_the_tenant_of_its_log_type(tmp_path):
     fakes = {"app": FakeTransport(), "security-logs": FakeTransport()}
     router = TenantRouter(fake_client(fakes["app"], "app"), cfg.endpoints.loki.tenant_map,
                           lambda tenant: fake_client(fakes[tenant], tenant))
-    agent = Agent(cfg, router, rotate_wait=0.0)
+    agent = Agent(agent_settings(cfg), router, rotate_wait=0.0)
     agent.poll()
     assert agent.commit(5)
     assert fakes["app"].lines() == ["app line"]
