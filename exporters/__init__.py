@@ -10,7 +10,8 @@ from typing import Any
 
 from exporters.formatter import JsonFormatter
 from exporters.handler import LokiHandler
-from exporters.loki.client import LokiClient, TenantRouter
+from exporters.loki.client import LokiClient
+from exporters.loki.router import TenantRouter
 from exporters.metrics import MetricsHandler, RecordMetrics, default_metrics
 from exporters.redact import Redactor
 from exporters.redact_config import load_redactor, make_redactor

@@ -9,8 +9,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from exporters.formatter import JsonFormatter
-from exporters.loki.client import LokiClient, TenantRouter, tenant_spool_name
+from exporters.loki.client import LokiClient
 from exporters.loki.labels import DEFAULT_LABEL_KEYS, LOKI_3, LabelLimits, LabelSet, fit
+from exporters.loki.router import TenantRouter, tenant_spool_name
 from exporters.loki.spool import Spool
 from exporters.metrics import RecordMetrics
 from exporters.redact import Redactor

@@ -9,7 +9,8 @@ import logging
 import os
 
 from exporters.agent.settings import AgentSettings
-from exporters.loki.client import LokiClient, TenantRouter, tenant_spool_name
+from exporters.loki.client import LokiClient
+from exporters.loki.router import TenantRouter, tenant_spool_name
 from provisioning.config import Config
 
 internal_log = logging.getLogger("tracklog.internal")

@@ -18,8 +18,9 @@ from exporters.agent.parse import Parser, make_parser
 from exporters.agent.positions import Position, PositionsError
 from exporters.agent.settings import AgentSettings, AgentSource
 from exporters.agent.tail import Tailer
-from exporters.loki.client import LokiClient, TenantRouter
+from exporters.loki.client import LokiClient
 from exporters.loki.labels import LabelSet, label_set
+from exporters.loki.router import TenantRouter
 
 if TYPE_CHECKING:
     from collections.abc import Callable

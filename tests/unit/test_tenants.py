@@ -12,8 +12,9 @@ import pytest
 
 from exporters import LokiHandler, schema
 from exporters.agent.main import Agent
-from exporters.loki.client import Backoff, LokiClient, TenantRouter, close_all
+from exporters.loki.client import Backoff, LokiClient, close_all
 from exporters.loki.labels import label_set
+from exporters.loki.router import TenantRouter
 from exporters.testing import FakeTransport
 from provisioning import config as config_module
 from provisioning import datasources
