@@ -1,21 +1,21 @@
 """A compliance report (GDPR / PCI DSS review) of security and audit records: one self-contained HTML page and CSVs.
 
-The page has no external assets and no scripts: inline SVG bar charts and tables. Every value that comes from a
-record is HTML-escaped (the records carry what users typed); CSV cells that a spreadsheet would run as a formula
-are prefixed with ``'``.
+The page reads like a review: it leads with the findings by kind and severity (how many, which accounts and
+addresses, when), then the activity (charts per hour for periods up to 3 days, else per day; logins and
+failures folded by outcome and reason), then the details in collapsible sections, where repeated rows are
+folded into one row with a count. It has no external assets and no scripts (its Content-Security-Policy
+forbids both); every value that comes from a record is HTML-escaped (the records carry what users typed).
+CSV cells that a spreadsheet would run as a formula are prefixed with ``'``; the CSVs have every row.
 """
 
 from __future__ import annotations
 
 import csv
-import html
-import json
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from provisioning.audit import charts, summary
 from provisioning.audit.detect import (
     AUTHZ_DENIED,
     LOGIN,
@@ -26,29 +26,19 @@ from provisioning.audit.detect import (
     is_admin_endpoint,
     record_ns,
 )
+from provisioning.audit.markup import CSP, STYLE, anchor, badge, esc, section, table, text
 from provisioning.timerange import NS, TimeRange, format_ns
 
+__all__ = ["csv_cell", "esc", "render_html", "text", "write"]
+
 HTML_ROW_LIMIT = 2000  # per table; the CSVs have every row
+OPEN_UP_TO = 50  # a details section with at most this many rows starts open (critical and high findings)
 LOGIN_COLUMNS = ("time", "user", "outcome", "reason", "address", "country", "service", "env")
 PERMISSION_COLUMNS = ("time", "actor", "target", "role", "before", "after", "admin_granted", "service", "env")
 ADMIN_COLUMNS = ("time", "who", "action", "detail", "address", "service", "env")
 FAILURE_COLUMNS = ("time", "user", "what", "detail", "address", "country", "service", "env")
 FINDING_COLUMNS = ("kind", "severity", "first", "last", "who", "where", "count", "detail")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def text(value: Any) -> str:
-    """A value as one cell's text: strings as they are, everything else as JSON."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, default=str, ensure_ascii=False)
-
-
-def esc(value: Any) -> str:
-    """HTML-escaped text of a value (quotes too: safe in attributes)."""
-    return html.escape(text(value), quote=True)
 
 
 def csv_cell(value: Any) -> str:
@@ -121,102 +111,127 @@ def finding_rows(findings: Iterable[Finding]) -> list[dict[str, str]]:
              "who": f.who, "where": f.where, "count": str(f.count), "detail": f.detail} for f in findings]
 
 
-def days_of(span: TimeRange) -> list[str]:
-    first = datetime.fromtimestamp(span.start_ns // NS, UTC).date()
-    last = datetime.fromtimestamp(max(span.start_ns, span.end_ns - 1) // NS, UTC).date()
-    return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+def _span_text(span: TimeRange) -> str:
+    hours = (span.end_ns - span.start_ns) / NS / 3600
+    length = f"{hours:.0f} h" if hours <= 72 else f"{hours / 24:.0f} days"
+    return f"{format_ns(span.start_ns, 0)} .. {format_ns(span.end_ns, 0)} ({length})"
 
 
-def per_day(records: Iterable[Mapping[str, Any]], days: Sequence[str], keep: Any) -> list[int]:
-    counts = Counter(format_ns(record_ns(r), 0)[:10] for r in records if keep(r))
-    return [counts.get(day, 0) for day in days]
+def _verdict(findings: Sequence[Finding]) -> str:
+    if not findings:
+        return '<p class="verdict quiet">No findings in this period.</p>'
+    counts = summary.severity_counts(findings)
+    badges = " ".join(badge(severity, f"{n} {severity}") for severity, n in counts.items() if n)
+    calm = "" if counts.get("critical") or counts.get("high") else \
+        ' <span class="quiet">No critical or high findings.</span>'
+    return f'<p class="verdict">{len(findings)} findings: {badges}{calm}</p>'
 
 
-def bar_chart(title: str, days: Sequence[str], series: Sequence[tuple[str, str, Sequence[int]]]) -> str:
-    """An inline SVG chart of grouped bars: one group per day, one bar per series (name, colour, values)."""
-    width, height, left, bottom, top = 900, 260, 40, 40, 30
-    plot_w, plot_h = width - left - 10, height - bottom - top
-    peak = max([1, *[v for _, _, values in series for v in values]])
-    group = plot_w / max(1, len(days))
-    bar = max(1.0, group * 0.8 / max(1, len(series)))
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}"><title>{esc(title)}</title>',
-             f'<text x="{left}" y="18" font-size="14" font-weight="bold">{esc(title)}</text>',
-             f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" stroke="#888"/>',
-             f'<text x="{left - 4}" y="{top + 4}" font-size="10" text-anchor="end">{peak}</text>',
-             f'<text x="{left - 4}" y="{top + plot_h}" font-size="10" text-anchor="end">0</text>']
-    for i, day in enumerate(days):
-        x0 = left + i * group + group * 0.1
-        for j, (name, colour, values) in enumerate(series):
-            value = values[i]
-            h = plot_h * value / peak
-            parts.append(f'<rect x="{x0 + j * bar:.1f}" y="{top + plot_h - h:.1f}" width="{bar:.1f}" '
-                         f'height="{h:.1f}" fill="{esc(colour)}"><title>{esc(day)} {esc(name)}: {value}</title></rect>')
-        if len(days) <= 31 or i % max(1, len(days) // 15) == 0:
-            parts.append(f'<text x="{x0 + group * 0.4:.1f}" y="{top + plot_h + 14}" font-size="9" '
-                         f'text-anchor="middle">{esc(day[5:])}</text>')
-    for j, (name, colour, values) in enumerate(series):
-        x = left + 200 + j * 170
-        parts.append(f'<rect x="{x}" y="8" width="10" height="10" fill="{esc(colour)}"/>'
-                     f'<text x="{x + 14}" y="17" font-size="11">{esc(name)} ({sum(values)})</text>')
-    parts.append("</svg>")
-    return "\n".join(parts)
+def findings_summary(kinds: Sequence[summary.KindSummary]) -> str:
+    """The table the report leads with: one row per kind and severity."""
+    if not kinds:
+        return ""
+    rows = [{"severity": badge(k.severity),
+             "kind": f'<a href="#{anchor("finding", k.kind, k.severity)}">{esc(k.kind)}</a>',
+             "findings": str(len(k.findings)), "events": str(k.events), "top accounts": summary.top(k.accounts),
+             "top addresses / places": summary.top(k.places), "first": format_ns(k.first_ns, 0),
+             "last": format_ns(k.last_ns, 0)} for k in kinds]
+    return table(("severity", "kind", "findings", "events", "top accounts", "top addresses / places", "first",
+                  "last"), rows, "findings-summary", raw=("severity", "kind"))
 
 
-def table(title: str, columns: Sequence[str], rows: Sequence[Mapping[str, str]], note: str = "") -> str:
-    shown = rows[:HTML_ROW_LIMIT]
-    out = [f"<h2>{esc(title)} <small>({len(rows)})</small></h2>"]
-    if note:
-        out.append(f"<p>{esc(note)}</p>")
-    if len(rows) > len(shown):
-        out.append(f"<p>The first {len(shown)} of {len(rows)} rows; the CSV has them all.</p>")
+def _limited(columns: Sequence[str], rows: Sequence[Mapping[str, str]], what: str, csv_name: str = "") -> str:
     if not rows:
-        out.append("<p><em>None in this period.</em></p>")
-        return "\n".join(out)
-    out.append("<table><thead><tr>" + "".join(f"<th>{esc(c)}</th>" for c in columns) + "</tr></thead><tbody>")
-    out.extend("<tr>" + "".join(f"<td>{esc(row.get(c, ''))}</td>" for c in columns) + "</tr>" for row in shown)
-    out.append("</tbody></table>")
+        return "<p><em>None in this period.</em></p>"
+    note = ""
+    if len(rows) > HTML_ROW_LIMIT:
+        rest = f"; {csv_name} has every one" if csv_name else ""
+        note = f'<p class="note">The first {HTML_ROW_LIMIT} of {len(rows)} {what}{rest}.</p>'
+    return note + table(columns, rows, limit=HTML_ROW_LIMIT)
+
+
+def _folded(rows: Sequence[Mapping[str, str]], keys: Sequence[str], distinct: Mapping[str, str],
+            limit: int = 0) -> tuple[str, int]:
+    """A table of ``rows`` folded on ``keys`` (count, first, last and distinct counts); and how many rows it has."""
+    folded = summary.grouped(rows, keys, distinct)
+    shown = folded[:limit] if limit else folded
+    columns = (*keys, "count", *distinct.values(), "first", "last")
+    more = f'<p class="note">+{len(folded) - len(shown)} more rows below.</p>' if len(folded) > len(shown) else ""
+    return (table(columns, shown) + more if folded else "<p><em>None in this period.</em></p>"), len(folded)
+
+
+def _finding_details(kinds: Sequence[summary.KindSummary]) -> str:
+    columns = ("first", "last", "who", "where", "count", "detail")
+    out = []
+    for k in kinds:
+        rows = [{"first": format_ns(f.first_ns, 0), "last": format_ns(f.last_ns, 0), "who": f.who, "where": f.where,
+                 "count": str(f.count), "detail": f.detail} for f in k.findings]
+        opened = k.severity in ("critical", "high") and len(rows) <= OPEN_UP_TO
+        out.append(section(f"{k.kind} ({k.severity})", _limited(columns, rows, "findings", "findings.csv"),
+                           count=f"{len(rows)} finding{'s' if len(rows) != 1 else ''}", opened=opened,
+                           section_id=anchor("finding", k.kind, k.severity)))
     return "\n".join(out)
-
-
-STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin-bottom:1em;
-font-size:12px}th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}th{background:#eee}
-td{max-width:40em;overflow-wrap:anywhere}h2 small{color:#666;font-weight:normal}.meta td{border:none}"""
 
 
 def render_html(records: Sequence[Mapping[str, Any]], findings: Sequence[Finding], policy: Policy,
                 span: TimeRange, env: str | None, generated_ns: int, project: str = "") -> str:
-    days = days_of(span)
-    is_login = lambda outcome: lambda r: r.get("event.name") == LOGIN and r.get("auth.outcome") == outcome  # noqa: E731
-    logins_chart = bar_chart("Logins per day by outcome", days, [
-        ("success", "#2e7d32", per_day(records, days, is_login("success"))),
-        ("failure", "#c62828", per_day(records, days, is_login("failure"))),
+    buckets = charts.buckets_for(span)
+    unit = buckets.unit
+    kinds = summary.by_kind(findings)
+    logins, failures = login_rows(records), failure_rows(records)
+    changes, actions = permission_rows(records, policy), admin_action_rows(records, policy)
+
+    def is_login(outcome: str):
+        return lambda r: r.get("event.name") == LOGIN and r.get("auth.outcome") == outcome
+
+    serious = [f for f in findings if f.severity in ("critical", "high")]
+    logins_chart = charts.bar_chart(f"Logins per {unit} by outcome", buckets, [
+        ("success", "#2e7d32", charts.counts(records, buckets, is_login("success"))),
+        ("failure", "#c62828", charts.counts(records, buckets, is_login("failure"))),
+    ], marks=serious)
+    failures_chart = charts.bar_chart(f"Failures per {unit}", buckets, [
+        ("failed logins", "#c62828", charts.counts(records, buckets, is_login("failure"))),
+        ("access denied", "#ef6c00", charts.counts(records, buckets, lambda r: r.get("event.name") == AUTHZ_DENIED)),
     ])
-    failures_chart = bar_chart("Failures per day", days, [
-        ("failed logins", "#c62828", per_day(records, days, is_login("failure"))),
-        ("access denied", "#ef6c00", per_day(records, days, lambda r: r.get("event.name") == AUTHZ_DENIED)),
-    ])
-    meta = [("project", project), ("period", f"{format_ns(span.start_ns, 0)} .. {format_ns(span.end_ns, 0)}"),
-            ("environment", env or "all"), ("generated", format_ns(generated_ns, 0)),
-            ("records read", str(len(records))), ("findings", str(len(findings))),
-            ("allowed countries", ", ".join(sorted(policy.allowed_countries)) or "any"),
-            ("allowed networks", ", ".join(str(n) for n in policy.allowed_networks) or "any"),
-            ("admin roles", ", ".join(sorted(policy.admin_roles)) or "none")]
+    lead = " · ".join(esc(part) for part in (
+        f"project {project}" if project else "", f"environment {env or 'all'}", _span_text(span),
+        f"{len(records)} records", f"generated {format_ns(generated_ns, 0)}") if part)
+    policy_rows = [{"setting": k, "value": v} for k, v in (
+        ("allowed countries", ", ".join(sorted(policy.allowed_countries)) or "any"),
+        ("allowed networks", ", ".join(str(n) for n in policy.allowed_networks) or "any"),
+        ("admin roles", ", ".join(sorted(policy.admin_roles)) or "none"))]
+    login_totals, _ = _folded(logins, ("outcome", "reason"),
+                              {"user": "accounts", "address": "addresses", "country": "countries"})
+    failure_totals, _ = _folded(failures, ("what", "detail"), {"user": "accounts", "address": "addresses"}, 15)
+    admin_table, admin_groups = _folded(actions, ADMIN_COLUMNS[1:], {}, HTML_ROW_LIMIT)
+    failure_table, failure_groups = _folded(failures, FAILURE_COLUMNS[1:], {}, HTML_ROW_LIMIT)
+    login_table, login_groups = _folded(logins, LOGIN_COLUMNS[1:], {}, HTML_ROW_LIMIT)
     body = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>Security and audit report {esc(env or '')}</title><style>{STYLE}</style></head><body>",
-        "<h1>Security and audit report</h1>",
-        "<p>Who did what, when and from where: logins, failures, permission changes and administrator actions "
-        "from the security and audit logs, for a GDPR / PCI DSS review.</p>",
-        '<table class="meta">' + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in meta)
-        + "</table>",
-        logins_chart, failures_chart,
-        table("Findings", FINDING_COLUMNS, finding_rows(findings), "from `tracklog audit detect`"),
-        table("Permission changes", PERMISSION_COLUMNS, permission_rows(records, policy)),
-        table("Administrator actions", ADMIN_COLUMNS, admin_action_rows(records, policy)),
-        table("Failures", FAILURE_COLUMNS, failure_rows(records), "failed logins and refused requests"),
-        table("Logins", LOGIN_COLUMNS, login_rows(records)),
-        "</body></html>",
+        "<h1>Security and audit report</h1>", f'<p class="lead">{lead}</p>',
+        '<section id="summary"><h2>Findings by kind and severity</h2>', _verdict(findings),
+        findings_summary(kinds),
+        '<p class="note">Who did what, when and from where: logins, failures, permission changes and administrator '
+        "actions from the security and audit logs, for a GDPR / PCI DSS review. Findings are from "
+        "<code>tracklog audit detect</code>; each kind's findings are listed under Details.</p>",
+        section("Policy this report applied", table(("setting", "value"), policy_rows), level=4),
+        "</section>",
+        '<section id="activity"><h2>Activity</h2>', f'<div class="charts">{logins_chart}\n{failures_chart}</div>',
+        f'<div class="pair"><div><h3>Logins by outcome and reason</h3>{login_totals}</div>'
+        f"<div><h3>Failures by kind</h3>{failure_totals}</div></div></section>",
+        '<section id="details"><h2>Details</h2>', _finding_details(kinds),
+        section("Permission changes", _limited(PERMISSION_COLUMNS, changes, "changes", "permission_changes.csv"),
+                count=str(len(changes)), opened=0 < len(changes) <= OPEN_UP_TO, section_id="permission-changes"),
+        section("Administrator actions", admin_table, count=f"{len(actions)} in {admin_groups} rows",
+                opened=0 < admin_groups <= OPEN_UP_TO, section_id="admin-actions"),
+        section("Failures by account and address", failure_table,
+                count=f"{len(failures)} in {failure_groups} rows", section_id="failures"),
+        section("Logins by account and address", login_table, count=f"{len(logins)} in {login_groups} rows",
+                section_id="logins"),
+        "</section></body></html>",
     ]
     return "\n".join(body) + "\n"
 

@@ -224,8 +224,8 @@ def test_report_escapes_every_value_and_writes_csvs(tmp_path: Path) -> None:
     assert "<env>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<svg" in page
-    assert "Logins per day by outcome" in page
-    assert "Failures per day" in page
+    assert "Logins per hour by outcome" in page
+    assert "Failures per hour" in page
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "https://" not in page
     with (tmp_path / "logins.csv").open() as handle:
