@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import os
-import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -26,17 +25,19 @@ from provisioning.config import Config
 from provisioning.grafana import normalize
 from provisioning.grafana.api import GrafanaError, call, connect
 from provisioning.grafana.applied import AppliedSecrets
+from provisioning.grafana.explain import dashboard_changes
 from provisioning.grafana.notifications import (
     CONTACT_PREFIX,
     SECURE_SETTINGS,
     TEMPLATE_FIELDS,
-    contact_point,
     contact_uid,
     mute_timing,
     mute_view,
     policy_tree,
     policy_view,
 )
+from provisioning.grafana.permissions import Teams, acl_body, permissions_body
+from provisioning.grafana.secretbodies import SecretBodies
 from provisioning.markers import MARKER_TAG, PERMISSION_LEVELS, RULE_PREFIX, TEMPLATE_PREFIX
 from provisioning.plan import DELETE, UPDATE, Change, Resource
 from provisioning.render import Rendered
@@ -54,7 +55,6 @@ KIND_ORDER = ("grafana-folder", "grafana-folder-permissions", "grafana-datasourc
 # take the rules over by their uids (unique in the org), and deleting the old group after it would delete them.
 DELETE_FIRST = ("grafana-rule-group",)
 _PERMISSION_NAMES = {level: name for name, level in PERMISSION_LEVELS.items()}
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 REDACTED = "[REDACTED]"  # what Grafana answers for a secure setting (definitions.RedactedValue)
 _LOCKABLE = ("grafana-template", "grafana-contact-point", "grafana-mute-timing", "grafana-policy")
 
@@ -80,9 +80,8 @@ class GrafanaTarget:
         self.editable = self.settings.alerts_editable_in_ui
         self.applied = AppliedSecrets(state_dir or config.stack.state_dir, self.url)
         self.warnings: list[str] = []
-        self._team_ids: dict[str, int | None] = {}
-        self._secrets: dict[tuple[str, str], dict[str, str]] = {}  # resource key -> {field path: resolved value}
-        self._unset: list[str] = []  # secrets whose variable is not set: problems for check()
+        self.teams = Teams(self.api, self._call, self.url)
+        self.secret_bodies = SecretBodies(self.applied)  # resolved secrets, their fingerprints, unset variables
         self._provenance: dict[tuple[str, str], str] = {}
         self._groups: dict[str, dict[str, Any]] = {}  # resource uid -> the rendered group, as it is sent
 
@@ -92,15 +91,15 @@ class GrafanaTarget:
     # -- desired ----------------------------------------------------------------------------------------
 
     def desired(self) -> list[Resource]:
-        self._unset = []
+        self.secret_bodies.unset = []
         out = []
         for folder in self._folders():
             out.append(Resource("grafana-folder", folder["uid"], folder["title"], {"title": folder["title"]}))
             if "permissions" in folder:
                 out.append(Resource("grafana-folder-permissions", folder["uid"], f"{folder['title']} permissions",
-                                    _permissions_body(folder["permissions"])))
+                                    permissions_body(folder["permissions"])))
         for ds in self._datasources():
-            out.append(Resource("grafana-datasource", ds["uid"], ds["name"], self._desired_datasource(ds)))
+            out.append(Resource("grafana-datasource", ds["uid"], ds["name"], self.secret_bodies.datasource(ds)))
         for file_name, dashboard in self.rendered.dashboards.items():
             body = {**normalize.dashboard(dashboard),
                     "folderUid": self.rendered.dashboard_folders.get(file_name, self.folder_uid)}
@@ -111,7 +110,7 @@ class GrafanaTarget:
         model = self.config.notifications
         for point in model.contact_points:
             out.append(Resource("grafana-contact-point", contact_uid(point), point.name,
-                                self._desired_contact_point(point)))
+                                self.secret_bodies.contact_point(point)))
         for mute in model.mute_timings:
             out.append(Resource("grafana-mute-timing", mute.name, mute.name, mute_view(mute_timing(mute))))
         if model.contact_points:  # without contact points the tree would route to nothing: Grafana's stays
@@ -126,45 +125,6 @@ class GrafanaTarget:
 
     def _datasources(self) -> list[dict[str, Any]]:
         return self.rendered.provisioning.get("datasources", {}).get("datasources", [])
-
-    def _resolve(self, where: str, text: str) -> str:
-        """A ``${VAR}`` reference (datasources name their secrets so) resolved from the environment."""
-        def value(match: re.Match[str]) -> str:
-            resolved = os.environ.get(match.group(1))
-            if resolved is None:
-                self._unset.append(f"{where} names ${match.group(1)}, which is not set")
-                return ""
-            return resolved
-
-        return _ENV_REF.sub(value, text)
-
-    def _desired_datasource(self, ds: dict[str, Any]) -> dict[str, Any]:
-        where = f"datasource {ds['name']} (uid {ds['uid']})"
-        resolved = {**ds}
-        if isinstance(ds.get("basicAuthUser"), str):
-            resolved["basicAuthUser"] = self._resolve(f"{where}: basicAuthUser", ds["basicAuthUser"])
-        body = normalize.datasource(resolved)
-        secure = {key: self._resolve(f"{where}: secureJsonData.{key}", str(value))
-                  for key, value in (ds.get("secureJsonData") or {}).items()}
-        if secure:
-            self._secrets[("grafana-datasource", ds["uid"])] = {f"secureJsonData.{k}": v for k, v in secure.items()}
-            body["secureJsonFields"] = {k: self.applied.fingerprint(v) for k, v in sorted(secure.items())}
-        return body
-
-    def _desired_contact_point(self, point: Any) -> dict[str, Any]:
-        url = ""
-        if point.type != "email":
-            url = (os.environ.get(point.url_env) if point.url_env else None) or point.url
-            if not url:
-                self._unset.append(f"contact point {point.name} ({point.place}): ${point.url_env} is not set and "
-                                   "no url is given; Grafana refuses a contact point without one")
-        body = contact_point(point, url)
-        secure = {key: body["settings"][key] for key in SECURE_SETTINGS.get(body["type"], ())
-                  if body["settings"].get(key)}
-        if secure:
-            self._secrets[("grafana-contact-point", body["uid"])] = {f"settings.{k}": v for k, v in secure.items()}
-            body["settings"].update({k: self.applied.fingerprint(v) for k, v in secure.items()})
-        return body
 
     # -- live -------------------------------------------------------------------------------------------
 
@@ -182,7 +142,7 @@ class GrafanaTarget:
             if "permissions" in wanted:  # only where tracklog.yaml asks; other folders keep whatever they have
                 acl = self._call(f"GET /api/folders/{uid}/permissions", self.api.folder.get_folder_permissions, uid)
                 out.append(Resource("grafana-folder-permissions", uid, f"{folder['title']} permissions",
-                                    _acl_body(acl or [])))
+                                    acl_body(acl or [])))
         folder_uids = {f["uid"] for f in self._folders()}
         for ds in self._datasources():
             found = self._call(f"GET /api/datasources/uid/{ds['uid']}", self.api.datasource.get_datasource_by_uid,
@@ -272,12 +232,12 @@ class GrafanaTarget:
     def check(self) -> list[str]:
         """Problems found before anything is written: teams, unset secrets, names Grafana already gives others."""
         problems = []
-        if not self._secrets and not self._unset:
+        if not self.secret_bodies.values and not self.secret_bodies.unset:
             self.desired()
-        problems.extend(f"grafana: {what}" for what in self._unset)
+        problems.extend(f"grafana: {what}" for what in self.secret_bodies.unset)
         for folder in self._folders():
             for item in folder.get("permissions") or []:
-                if "team" in item and self._team_id(item["team"]) is None:
+                if "team" in item and self.teams.team_id(item["team"]) is None:
                     problems.append(
                         f"grafana.security_team: Grafana at {self.url} has no team named {item['team']!r}, so folder "
                         f"{folder['uid']} ({folder['title']}) cannot be opened to it; create the team in Grafana "
@@ -307,31 +267,7 @@ class GrafanaTarget:
                     "locked: delete it in Grafana and apply again to re-create it editable")
 
     def explain(self, change: Change) -> list[str]:
-        """For a dashboard update: which panels differ, by id and title."""
-        if change.resource.kind != "grafana-dashboard" or change.action != UPDATE or not change.live:
-            return []
-        assert change.desired is not None
-        before = {p.get("id"): p for p in change.live.body.get("panels") or []}
-        after = {p.get("id"): p for p in change.desired.body.get("panels") or []}
-        lines = []
-        for pid in sorted(set(before) | set(after), key=lambda x: (x is None, x)):
-            old, new = before.get(pid), after.get(pid)
-            if old == new:
-                continue
-            title = (new or old or {}).get("title", "")
-            if old is None:
-                what = "missing in Grafana (apply adds it back)"
-            elif new is None:
-                what = "only in Grafana (apply removes it)"
-            else:
-                keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-                what = f"differs in {', '.join(keys)} (apply restores what Git has)"
-            lines.append(f"panel {pid} {title!r}: {what}")
-        rest = sorted(k for k in set(change.live.body) | set(change.desired.body)
-                      if k != "panels" and change.live.body.get(k) != change.desired.body.get(k))
-        if rest:
-            lines.append(f"dashboard fields changed: {', '.join(rest)}")
-        return lines
+        return dashboard_changes(change)
 
     # -- apply ------------------------------------------------------------------------------------------
 
@@ -359,7 +295,7 @@ class GrafanaTarget:
         body = copy.deepcopy(r.body)
         exists = change.live is not None
         lock = self._lock(r.key)
-        secrets = self._secrets.get(r.key, {})
+        secrets = self.secret_bodies.values.get(r.key, {})
         if r.kind == "grafana-folder":
             if exists:
                 self._call(f"PUT /api/folders/{r.uid}", self.api.folder.update_folder, r.uid, title=body["title"],
@@ -377,7 +313,7 @@ class GrafanaTarget:
             else:
                 self._call("POST /api/datasources", self.api.datasource.create_datasource, payload)
         elif r.kind == "grafana-folder-permissions":
-            items = [self._acl_item(item) for item in body["items"]]
+            items = [self.teams.acl_item(item) for item in body["items"]]
             self._call(f"POST /api/folders/{r.uid}/permissions", self.api.folder.update_folder_permissions, r.uid,
                        items)
         elif r.kind == "grafana-dashboard":
@@ -417,55 +353,6 @@ class GrafanaTarget:
             self._call(f"PUT /api/v1/provisioning/folder/{folder_uid}/rule-groups/{title}", prov.update_rule_group,
                        folder_uid, title, payload, disable_provenance=not lock)
         self.applied.record({f"{r.kind}/{r.uid}/{path}": value for path, value in secrets.items()})
-
-    def _team_id(self, name: str) -> int | None:
-        if name not in self._team_ids:
-            # grafana-client pastes the name into the query string as it is: quote it here.
-            teams = self._call(f"GET /api/teams/search?name={name}", self.api.teams.get_team_by_name,
-                               quote(name, safe="")) or []
-            self._team_ids[name] = next((t["id"] for t in teams if t.get("name") == name), None)
-        return self._team_ids[name]
-
-    def _acl_item(self, item: dict[str, str]) -> dict[str, Any]:
-        """One permission as POST /api/folders/{uid}/permissions takes it: team and permission by number."""
-        entry: dict[str, Any] = {"permission": PERMISSION_LEVELS[item["permission"]]}
-        if "team" in item:
-            team_id = self._team_id(item["team"])
-            if team_id is None:
-                raise GrafanaError(f"Grafana at {self.url} has no team named {item['team']!r} (grafana.security_team)")
-            entry["teamId"] = team_id
-        elif "role" in item:
-            entry["role"] = item["role"]
-        else:
-            raise GrafanaError(f"a folder permission names neither a team nor a role: {item}")
-        return entry
-
-
-def _permissions_body(items: list[dict[str, str]]) -> dict[str, Any]:
-    return {"items": sorted((dict(item) for item in items), key=lambda item: sorted(item.items()))}
-
-
-def _acl_body(acl: list[dict[str, Any]]) -> dict[str, Any]:
-    """A folder's permission list as GET /api/folders/{uid}/permissions answers it, by names, for comparison.
-
-    Admins always have access and cannot be listed; inherited entries (a parent folder's) cannot be changed here.
-    """
-    items = []
-    for entry in acl:
-        if entry.get("inherited"):
-            continue
-        if entry.get("teamId"):
-            who = {"team": entry.get("team") or f"team id {entry['teamId']}"}
-        elif entry.get("userId"):
-            who = {"user": entry.get("userLogin") or f"user id {entry['userId']}"}
-        elif entry.get("role") and entry["role"] != "Admin":
-            who = {"role": entry["role"]}
-        else:
-            continue
-        items.append({**who, "permission": _PERMISSION_NAMES.get(entry.get("permission"),
-                                                                 entry.get("permissionName", "?"))})
-    return _permissions_body(items)
-
 
 def _group_uid(folder_uid: str, title: str) -> str:
     """A rule group's resource uid: its title is unique per folder only, and folder uids hold no '/'."""
