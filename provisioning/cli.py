@@ -19,6 +19,7 @@ from provisioning.commands import (
     report,
     restore,
     retention,
+    review,
     stack,
     trace,
     validate,
@@ -29,6 +30,7 @@ COMMANDS = {
     "stack": stack, "render": render, "validate": validate, "plan": plan, "apply": apply, "agent": agent,
     "audit": audit, "logs": logs, "trace": trace, "errors": errors, "report": report, "archive": archive,
     "restore": restore, "retention": retention,
+    "review": review,
 }
 
 

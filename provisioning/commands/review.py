@@ -1,0 +1,47 @@
+"""Review and refine: backtest the alert rules over history, with threshold suggestions and what-ifs (`alerts`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from provisioning import config, timerange
+from provisioning.review import alerts, output, suggest
+from provisioning.review.history import LokiSource, PrometheusSource
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    kinds = parser.add_subparsers(dest="kind", required=True)
+    a = kinds.add_parser("alerts", help="backtest every alert rule over the history in Prometheus and Loki")
+    a.add_argument("--since", default="7d", help="how far back from --to (default 7d): 30m, 2h, 7d")
+    a.add_argument("--from", dest="start", metavar="TIME", help="start: RFC3339, a date, or a time ago like 2h")
+    a.add_argument("--to", dest="end", metavar="TIME", help="end (default now)")
+    a.add_argument("--rule", action="append", default=[], metavar="NAME",
+                   help="only this rule (alertname or title; repeat for more)")
+    a.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="what-if: a tracklog.yaml value for this run only, e.g. thresholds.api_error_rate_percent=2")
+    a.add_argument("--budget", default="2/week", help="firings allowed per rule, e.g. 2/week, 1/day (default 2/week)")
+    a.add_argument("--incident", action="append", default=[], metavar="START/END",
+                   help="a window of a real incident the rule should fire in (repeat for more)")
+    a.add_argument("--incidents-file", metavar="FILE", help="START/END windows, one a line (# comments)")
+    a.add_argument("--output", "-o", choices=("text", "json"), default="text")
+    a.set_defaults(run=run_alerts)
+
+
+def run_alerts(args: argparse.Namespace) -> int:
+    now = time.time_ns()
+    span = timerange.resolve(None if args.start else args.since, args.start, args.end, now, "7d")
+    cfg = config.load(args.config)
+    incidents = [suggest.parse_incident(text, now) for text in args.incident]
+    if args.incidents_file:
+        incidents += suggest.read_incidents(args.incidents_file, now)
+    sources = alerts.Sources(PrometheusSource(cfg.endpoints.prometheus), LokiSource(cfg))
+    result = alerts.review(cfg, sources, span.start_ns / timerange.NS, span.end_ns / timerange.NS,
+                           only=args.rule, sets=args.sets, budget=suggest.parse_budget(args.budget),
+                           incidents=incidents)
+    if args.output == "json":
+        print(json.dumps(output.as_json(result, cfg.path.name), indent=2))
+    else:
+        print(output.text(result, cfg.path.name))
+    return 1 if any(r.error for r in result.rules) else 0

@@ -1,0 +1,52 @@
+"""What actually fired, beside the backtest: Prometheus's ``ALERTS`` series for its rules.
+
+Loki 2.2.1's ruler keeps alert state in memory only (no remote write of ``ALERTS`` before Loki 2.3), and
+Alertmanager's API lists current alerts, not a history: for Loki rules there is nothing to read back over a range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from provisioning.review.backtest import Firing, intervals_of
+from provisioning.review.history import HistoryError, PrometheusSource
+from provisioning.review.rules import ReviewRule
+
+LOKI_UNAVAILABLE = ("not queryable: Loki 2.2.1's ruler keeps alert state in memory and cannot remote-write ALERTS "
+                    "(Loki 2.3+ can, into Prometheus)")
+
+
+@dataclass(frozen=True)
+class Actual:
+    firings: tuple[Firing, ...] | None  # None: unknown, ``note`` says why
+    note: str = ""
+
+
+def _selector(rule: ReviewRule) -> str:
+    matchers = [f'alertname="{rule.name}"', 'alertstate="firing"']
+    matchers += [f'{k}="{v}"' for k, v in sorted(rule.labels.items())]
+    return "ALERTS{" + ", ".join(matchers) + "}"
+
+
+def prometheus_actual(source: PrometheusSource, rule: ReviewRule, start: float, end: float,
+                      loaded: set[str] | None) -> Actual:
+    """The firing intervals Prometheus recorded for ``rule`` (its ``ALERTS`` series, sampled at the interval)."""
+    try:
+        series = source.range(_selector(rule), start, end, rule.interval)
+    except HistoryError as exc:
+        return Actual(None, f"ALERTS unreadable: {exc}")
+    drop = {"alertstate", "alertname", *rule.labels}
+    merged: dict = {}
+    for labels, samples in series.items():
+        merged.setdefault(tuple((k, v) for k, v in labels if k not in drop), []).extend(samples)
+    fired = tuple(intervals_of(merged, rule.interval, end))
+    if not fired and loaded is not None and rule.name not in loaded:
+        return Actual(None, f"unknown: Prometheus at {source.url} has not loaded {rule.name} (run `tracklog apply`)")
+    return Actual(fired, "Prometheus ALERTS")
+
+
+def actual(rule: ReviewRule, prometheus: PrometheusSource, start: float, end: float,
+           loaded: set[str] | None) -> Actual:
+    if rule.datasource == "prometheus":
+        return prometheus_actual(prometheus, rule, start, end, loaded)
+    return Actual(None, LOKI_UNAVAILABLE)
