@@ -12,6 +12,7 @@ from provisioning.commands import (
     apply,
     archive,
     audit,
+    collect,
     errors,
     logs,
     plan,
@@ -31,6 +32,7 @@ COMMANDS = {
     "audit": audit, "logs": logs, "trace": trace, "errors": errors, "report": report, "archive": archive,
     "restore": restore, "retention": retention,
     "review": review,
+    "collect": collect,
 }
 
 
