@@ -160,6 +160,11 @@ def _folded(rows: Sequence[Mapping[str, str]], keys: Sequence[str], distinct: Ma
     return (table(columns, shown) + more if folded else "<p><em>None in this period.</em></p>"), len(folded)
 
 
+def _in_rows(records: int, rows: int) -> str:
+    """'5812 in 3927 rows' when repeated rows were folded, else just the number."""
+    return f"{records} in {rows} rows" if records != rows else str(records)
+
+
 def _finding_details(kinds: Sequence[summary.KindSummary]) -> str:
     columns = ("first", "last", "who", "where", "count", "detail")
     out = []
@@ -225,11 +230,11 @@ def render_html(records: Sequence[Mapping[str, Any]], findings: Sequence[Finding
         '<section id="details"><h2>Details</h2>', _finding_details(kinds),
         section("Permission changes", _limited(PERMISSION_COLUMNS, changes, "changes", "permission_changes.csv"),
                 count=str(len(changes)), opened=0 < len(changes) <= OPEN_UP_TO, section_id="permission-changes"),
-        section("Administrator actions", admin_table, count=f"{len(actions)} in {admin_groups} rows",
+        section("Administrator actions", admin_table, count=_in_rows(len(actions), admin_groups),
                 opened=0 < admin_groups <= OPEN_UP_TO, section_id="admin-actions"),
         section("Failures by account and address", failure_table,
-                count=f"{len(failures)} in {failure_groups} rows", section_id="failures"),
-        section("Logins by account and address", login_table, count=f"{len(logins)} in {login_groups} rows",
+                count=_in_rows(len(failures), failure_groups), section_id="failures"),
+        section("Logins by account and address", login_table, count=_in_rows(len(logins), login_groups),
                 section_id="logins"),
         "</section></body></html>",
     ]
