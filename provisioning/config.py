@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -21,31 +20,23 @@ from provisioning.notifications import (
     read_notifications,
     read_smtp,
 )
-from provisioning.selector import parse as parse_selector
-from provisioning.timerange import NS, parse_duration
-
-LOG_TYPES = ("application", "system", "audit", "security")
-DEFAULT_PATH = "tracklog.yaml"
-
-
-class _LineDict(dict):
-    """A mapping that remembers the line of each of its keys (1-based)."""
-
-    line: int = 0
-    key_lines: dict[str, int]
-
-
-class _LineLoader(yaml.SafeLoader):
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> _LineDict:  # type: ignore[override]
-        mapping = _LineDict(super().construct_mapping(node, deep=True))
-        mapping.line = node.start_mark.line + 1
-        mapping.key_lines = {k.value: k.start_mark.line + 1 for k, _ in node.value if hasattr(k, "value")}
-        return mapping
-
-
-_LineLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _LineLoader.construct_mapping  # type: ignore[arg-type]
+from provisioning.retentionrules import (  # re-exported: the loaded config's parts
+    LOG_TYPES,
+    PRIORITY_LOG_TYPE,
+    PRIORITY_SERVICE,
+    LogType,
+    RetentionRule,
+    _known_keys,
+    read_log_types,
 )
+from provisioning.timerange import NS, parse_duration
+from provisioning.yamlreader import LineDict as _LineDict
+from provisioning.yamlreader import LineLoader as _LineLoader
+from provisioning.yamlreader import Reader as _Reader
+
+DEFAULT_PATH = "tracklog.yaml"
+__all__ = ["LOG_TYPES", "PRIORITY_LOG_TYPE", "PRIORITY_SERVICE", "Config", "ConfigError", "LogType", "RetentionRule",
+           "load"]
 
 
 @dataclass(frozen=True)
@@ -153,40 +144,6 @@ class Service:
 
 
 @dataclass(frozen=True)
-class LogType:
-    name: str
-    retention: str
-    retention_seconds: int
-
-
-# Priorities of the rules tracklog.yaml implies; Loki applies the highest-priority rule that matches a stream.
-PRIORITY_LOG_TYPE = 1
-PRIORITY_SERVICE = 2
-
-
-@dataclass(frozen=True)
-class RetentionRule:
-    """One Loki ``retention_stream`` rule: streams matching every matcher are kept ``retention``.
-
-    ``matchers`` are (label, op, value) with op one of ``=``, ``!=``, ``=~``, ``!~``; the first is always
-    ``log_type``. ``where`` and ``line`` name the rule's place in tracklog.yaml.
-    """
-
-    log_type: str
-    matchers: tuple[tuple[str, str, str], ...]
-    retention: str
-    retention_seconds: int
-    priority: int
-    where: str
-    line: int
-
-    @property
-    def selector(self) -> str:
-        """The LogQL stream selector Loki reads: ``{log_type="application", service="auth"}``."""
-        return "{" + ", ".join(f"{name}{op}{json.dumps(value)}" for name, op, value in self.matchers) + "}"
-
-
-@dataclass(frozen=True)
 class ArchiveConfig:
     """``archive:``: how far behind now archive runs end, and which log types are archived."""
 
@@ -238,57 +195,6 @@ DEFAULT_PORTS = {
     "alertmanager": 9093,
     "alertmanager_webhook": 9099,
 }
-
-
-class _Reader:
-    """Walks the parsed YAML, collecting every problem with its line instead of stopping at the first."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.problems: list[str] = []
-
-    def problem(self, node: Any, key: str | None, where: str, message: str) -> None:
-        self.problem_at(self.line_of(node, key), where, message)
-
-    def problem_at(self, line: int, where: str, message: str) -> None:
-        self.problems.append(f"{self.path}:{line}: {where}: {message}")
-
-    def line_of(self, node: Any, key: str | None = None) -> int:
-        if not isinstance(node, _LineDict):
-            return 0
-        return node.key_lines.get(key, node.line) if key else node.line
-
-    def place(self, line: int) -> str:
-        return f"{self.path}:{line}"
-
-    def mapping(self, node: Any, key: str, where: str) -> _LineDict:
-        value = node.get(key) if isinstance(node, dict) else None
-        if value is None:
-            empty = _LineDict()
-            empty.line = getattr(node, "line", 0)
-            empty.key_lines = {}
-            return empty
-        if not isinstance(value, dict):
-            self.problem(node, key, where, f"must be a mapping, got {type(value).__name__}")
-            return _LineDict()
-        return value
-
-    def string(self, node: Any, key: str, where: str, default: str = "") -> str:
-        value = node.get(key, default) if isinstance(node, dict) else default
-        if value is None:
-            return default
-        if not isinstance(value, str | int | float | bool):
-            self.problem(node, key, where, f"must be a string, got {type(value).__name__}")
-            return default
-        return str(value)
-
-    def env_name(self, node: Any, key: str, where: str, default: str = "") -> str:
-        value = self.string(node, key, where, default)
-        if value and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-            self.problem(
-                node, key, where, f"must name an environment variable (never the secret itself), got {value!r}"
-            )
-        return value
 
 
 def load(path: str | os.PathLike[str] | None = None) -> Config:
@@ -414,7 +320,7 @@ def _build(path: Path, raw: _LineDict) -> Config:
     agent = AgentConfig(positions_file=(root / positions).resolve(), sources=tuple(sources))
 
     known_services = {s.name for s in services} | {src.labels["service"] for src in sources if "service" in src.labels}
-    log_types, rules = _log_types(r, raw, known_services)
+    log_types, rules = read_log_types(r, raw, known_services)
     archive = _archive(r, raw, rules)
     notifications = read_notifications(r, raw)
     grafana = read_grafana(r, raw)
@@ -438,129 +344,6 @@ def _build(path: Path, raw: _LineDict) -> Config:
         grafana=grafana,
         smtp=smtp,
     )
-
-
-def _log_types(r: _Reader, raw: _LineDict,
-               known_services: set[str]) -> tuple[dict[str, LogType], tuple[RetentionRule, ...]]:
-    """Each log type's retention, and the Loki retention rules it implies: one per log type (priority 1), one per
-    service listed under it (priority 2, so it wins), and any ``streams`` rules with their own priorities."""
-    log_types: dict[str, LogType] = {}
-    rules: list[RetentionRule] = []
-    raw_types = r.mapping(raw, "log_types", "log_types")
-    for name in raw_types:
-        if name not in LOG_TYPES:
-            r.problem(raw_types, name, f"log_types.{name}", f"unknown log type; the four are {', '.join(LOG_TYPES)}")
-    for name in LOG_TYPES:
-        where = f"log_types.{name}"
-        entry = r.mapping(raw_types, name, where)
-        _known_keys(r, entry, where, ("retention", "services", "streams"))
-        retention, seconds = _retention(r, entry, "retention", where + ".retention", "30d")
-        log_types[name] = LogType(name=name, retention=retention, retention_seconds=seconds)
-        base = ("log_type", "=", name)
-        rules.append(RetentionRule(name, (base,), retention, seconds, PRIORITY_LOG_TYPE, where + ".retention",
-                                   r.line_of(entry, "retention")))
-
-        services = r.mapping(entry, "services", where + ".services")
-        for service in services:
-            here = f"{where}.services.{service}"
-            if service not in known_services:
-                r.problem(services, service, here,
-                          f"unknown service; tracklog.yaml names {', '.join(sorted(known_services))}")
-            if isinstance(services[service], dict | list):
-                r.problem(services, service, here, "give the retention itself, e.g. auth: 90d (for your own selectors "
-                                                   "and priorities, use streams)")
-                continue
-            retention, seconds = _retention(r, services, service, here, "")
-            rules.append(RetentionRule(name, (base, ("service", "=", str(service))), retention, seconds,
-                                       PRIORITY_SERVICE, here, r.line_of(services, service)))
-
-        streams = entry.get("streams") or []
-        if not isinstance(streams, list):
-            r.problem(entry, "streams", where + ".streams", "must be a list of {selector, priority, retention}")
-            streams = []
-        for i, item in enumerate(streams):
-            here = f"{where}.streams[{i}]"
-            if not isinstance(item, dict):
-                r.problem(entry, "streams", here, "must be a mapping {selector, priority, retention}")
-                continue
-            _known_keys(r, item, here, ("selector", "priority", "retention"))
-            matchers = _selector(r, item, here + ".selector")
-            priority = item.get("priority")
-            if isinstance(priority, bool) or not isinstance(priority, int) or priority < 1:
-                r.problem(item, "priority", here + ".priority",
-                          f"needs a whole number of 1 or more (the log type's rule has {PRIORITY_LOG_TYPE}, each "
-                          f"service's {PRIORITY_SERVICE}; the highest matching priority wins), got {priority!r}")
-                priority = 0
-            retention, seconds = _retention(r, item, "retention", here + ".retention", "")
-            if matchers is not None and priority:
-                rules.append(RetentionRule(name, (base, *matchers), retention, seconds, priority, here, item.line))
-    _check_overlaps(r, rules)
-    return log_types, tuple(rules)
-
-
-def _known_keys(r: _Reader, node: _LineDict, where: str, known: tuple[str, ...]) -> None:
-    for key in node:
-        if key not in known:
-            r.problem(node, key, f"{where}.{key}", f"unknown key; known: {', '.join(known)}")
-
-
-def _retention(r: _Reader, node: _LineDict, key: str, where: str, default: str) -> tuple[str, int]:
-    text = r.string(node, key, where, default)
-    try:
-        seconds = parse_duration(text, retention=True) // NS
-    except ValueError as exc:
-        r.problem(node, key, where, str(exc) if text else "needs a retention like 30d")
-        return text, 0
-    if seconds < 86400:
-        r.problem(node, key, where, f"{text} is under 24h, the shortest retention Loki applies")
-    return text, seconds
-
-
-def _selector(r: _Reader, item: _LineDict, where: str) -> tuple[tuple[str, str, str], ...] | None:
-    """The matchers of a stream selector such as ``{level="debug", env=~"dev|test"}``, or None after a problem."""
-    try:
-        parsed = parse_selector(r.string(item, "selector", where))
-    except ValueError as exc:
-        r.problem(item, "selector", where, str(exc))
-        return None
-    if any(m.name == "log_type" for m in parsed.matchers):
-        r.problem(item, "selector", where, "leave log_type out: the rule's place under log_types names it")
-        return None
-    return tuple((m.name, m.op, m.value) for m in parsed.matchers)
-
-
-def _check_overlaps(r: _Reader, rules: list[RetentionRule]) -> None:
-    """Two rules of equal priority that can match one stream are refused: Loki would quietly keep the shorter."""
-    for i, first in enumerate(rules):
-        for second in rules[i + 1:]:
-            if first.priority == second.priority and _may_overlap(first.matchers, second.matchers):
-                r.problem_at(second.line, second.where,
-                             f"can match the same streams as {first.where} ({r.place(first.line)}) with the same "
-                             f"priority {first.priority}, and Loki would then keep the shorter retention of the two; "
-                             f"give one a higher priority or make the selectors exclusive")
-
-
-def _may_overlap(first: tuple[tuple[str, str, str], ...], second: tuple[tuple[str, str, str], ...]) -> bool:
-    """False only when some label's matchers provably exclude each other; regex against regex counts as overlapping."""
-    for name, op, value in first:
-        for other_name, other_op, other_value in second:
-            if name == other_name and (_excludes(op, value, other_op, other_value)
-                                       or _excludes(other_op, other_value, op, value)):
-                return False
-    return True
-
-
-def _excludes(op: str, value: str, other_op: str, other: str) -> bool:
-    """Whether ``label op value`` and ``label other_op other`` cannot both hold (Loki anchors regexes)."""
-    if op != "=":
-        return False
-    if other_op in ("=", "!="):
-        return (value != other) if other_op == "=" else (value == other)
-    try:
-        matches = re.fullmatch(other, value) is not None
-    except re.error:
-        return False
-    return not matches if other_op == "=~" else matches
 
 
 def _archive(r: _Reader, raw: _LineDict, rules: tuple[RetentionRule, ...]) -> ArchiveConfig:

@@ -372,7 +372,8 @@ def test_ruler_rules_go_to_the_tenant_of_what_they_query(tmp_path):
 
 def test_the_shipped_bundle_renders_with_tenants_and_passes_the_static_checks(tmp_path):
     from provisioning import render as render_module
-    from provisioning import validate as validate_module
+    from provisioning.validate import queries as query_checks
+    from provisioning.validate import static as static_checks
 
     shipped = (Path(__file__).resolve().parents[2] / "tracklog.yaml").read_text(encoding="utf-8")
     tenants = '    tenant: platform\n    tenants: { security: security-logs }'
@@ -384,9 +385,9 @@ def test_the_shipped_bundle_renders_with_tenants_and_passes_the_static_checks(tm
     uids = [ds["uid"] for ds in rendered.provisioning["datasources"]["datasources"]]
     assert "loki-security-logs" in uids
     security = rendered.dashboards["security.json"]
-    assert any(ref == "loki-security-logs" for _, ref in validate_module._datasource_refs(security))
-    assert validate_module._check_datasources(rendered) == []
-    languages = {q.where: q.language for q in validate_module._queries(rendered)}
+    assert any(ref == "loki-security-logs" for _, ref in static_checks._datasource_refs(security))
+    assert static_checks._check_datasources(rendered) == []
+    languages = {q.where: q.language for q in query_checks._queries(rendered)}
     assert any("security.json" in where and lang == "logql" for where, lang in languages.items())
 
     # Troubleshooting searches whatever log type its user picks, so its user picks the tenant too.
@@ -394,7 +395,7 @@ def test_the_shipped_bundle_renders_with_tenants_and_passes_the_static_checks(tm
     variables = troubleshooting["templating"]["list"]
     assert variables[0]["name"] == datasources.TENANT_VARIABLE
     assert variables[0]["current"]["value"] == "loki"  # the default tenant until someone picks another
-    refs = {ref for _, ref in validate_module._datasource_refs(troubleshooting["panels"])}
+    refs = {ref for _, ref in static_checks._datasource_refs(troubleshooting["panels"])}
     assert refs == {"${loki_tenant}"}
     assert {_ref(v) for v in variables if v.get("type") == "query"} == {"${loki_tenant}"}
     assert any("troubleshooting.json" in where and lang == "logql" for where, lang in languages.items())
