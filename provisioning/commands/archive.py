@@ -11,6 +11,7 @@ from provisioning.archive.days import resolve_range
 from provisioning.archive.export import Archiver, ArchiveRequest
 from provisioning.archive.store import Store
 from provisioning.archive.verify import verify
+from provisioning.commands import options
 from provisioning.errors import TracklogError
 from provisioning.timerange import TimeRangeError
 
@@ -32,7 +33,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lock-lease", type=float, default=300.0, metavar="SECONDS",
                         help="run: lease of the lock against concurrent runs, renewed while running")
     parser.add_argument("--run", dest="run_id", metavar="ID", help="verify: only this run")
-    parser.add_argument("--output", choices=["text", "json"], default="text")
+    options.add_output(parser)
     parser.set_defaults(run=run)
 
 

@@ -12,6 +12,7 @@ from provisioning import config
 from provisioning.audit import detect as detection
 from provisioning.audit import report as compliance
 from provisioning.audit.verify import verify
+from provisioning.commands import options
 from provisioning.lokiquery import reader_for
 from provisioning.securityconfig import SecurityConfig
 from provisioning.timerange import resolve
@@ -20,31 +21,21 @@ from provisioning.timerange import resolve
 def add_parser(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="audit_command", required=True)
     check = sub.add_parser("verify", help="find removed, reordered or altered audit/security records")
-    check.add_argument("--since", help="how far back from --to (default 24h): 30m, 24h, 7d; or --from")
-    check.add_argument("--from", dest="start", metavar="TIME",
-                       help="start: RFC 3339 (UTC if no offset), a date, epoch seconds, or a time ago like 2h")
-    check.add_argument("--to", dest="end", metavar="TIME", help="end (default now), same forms as --from")
+    options.add_range(check, "24h")
     check.add_argument("--service", default=None)
-    check.add_argument("--output", choices=["text", "json"], default="text")
+    options.add_output(check)
     find = sub.add_parser("detect", help="credential stuffing, password spraying, failure surges, brute force, "
                           "success after failures, logins outside the allow-lists (staff, admins) or new for the "
                           "user, impossible travel, admin grants, denied admin access (exit 2 when found)")
-    _add_range(find, "24h")
+    options.add_range(find, "24h")
     find.add_argument("--env", default=None, help="only this env label (default: all)")
-    find.add_argument("--output", choices=["text", "json"], default="text")
+    options.add_output(find)
     review = sub.add_parser("report", help="a compliance report (HTML + CSV) of logins, failures, permission "
                             "changes, admin actions and findings")
-    _add_range(review, "30d")
+    options.add_range(review, "30d")
     review.add_argument("--env", default=None, help="only this env label (default: all)")
     review.add_argument("--out", required=True, metavar="DIR", help="write report.html and the CSVs here")
     parser.set_defaults(run=run)
-
-
-def _add_range(parser: argparse.ArgumentParser, default: str) -> None:
-    parser.add_argument("--since", help=f"how far back from --to (default {default}): 30m, 24h, 7d; or --from")
-    parser.add_argument("--from", dest="start", metavar="TIME",
-                        help="start: RFC 3339 (UTC if no offset), a date, epoch seconds, or a time ago like 2h")
-    parser.add_argument("--to", dest="end", metavar="TIME", help="end (default now), same forms as --from")
 
 
 def run(args: argparse.Namespace) -> int:

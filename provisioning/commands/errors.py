@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from provisioning.troubleshoot import args as common
+from provisioning.commands import options as common
 from provisioning.troubleshoot import errorgroups, logql, views
 
 

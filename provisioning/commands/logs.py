@@ -8,9 +8,9 @@ import logging
 import threading
 import time
 
+from provisioning.commands import options as common
 from provisioning.lokiquery import Entry, Reader
 from provisioning.timerange import TimeRangeError
-from provisioning.troubleshoot import args as common
 from provisioning.troubleshoot import logql, views
 from provisioning.troubleshoot.follow import entry_key, follow
 from provisioning.troubleshoot.records import Record, parse

@@ -1,4 +1,5 @@
-"""The flags the troubleshooting commands share (time range, output, services) and what they turn into."""
+"""The flags commands share, defined once (as octoDNS's cmds/args.py): the time range, the output format
+(`text` or `json`, some add `csv`), the services; and what they turn into."""
 
 from __future__ import annotations
 
@@ -14,13 +15,16 @@ def add_range(parser: argparse.ArgumentParser, default_since: str) -> None:
     group = parser.add_argument_group("time range")
     group.add_argument("--since", help=f"how far back from --to (default {default_since}): 30m, 2h, 7d, 1h30m")
     group.add_argument("--from", dest="start", metavar="TIME",
-                       help="start: RFC3339 (UTC if no offset), a date, or a time ago like 2h")
+                       help="start: RFC 3339 (UTC if no offset), a date, epoch seconds, or a time ago like 2h")
     group.add_argument("--to", dest="end", metavar="TIME", help="end (default now), same forms as --from")
     parser.set_defaults(default_since=default_since)
 
 
-def add_output(parser: argparse.ArgumentParser, choices: tuple[str, ...] = ("table", "json")) -> None:
-    parser.add_argument("--output", "-o", choices=choices, default=choices[0])
+def add_output(parser: argparse.ArgumentParser, choices: tuple[str, ...] = ("text", "json")) -> None:
+    """--output/-o: ``text`` (for people, the default) or ``json`` (for scripts), and any extra ``choices``.
+    ``table``, the word some commands used before, still means text."""
+    parser.add_argument("--output", "-o", choices=choices, default=choices[0],
+                        type=lambda value: "text" if value == "table" else value)
 
 
 def add_services(parser: argparse.ArgumentParser) -> None:

@@ -6,10 +6,11 @@ import argparse
 import json
 
 from provisioning import config, provision
+from provisioning.commands import options
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--output", choices=["text", "json"], default="text")
+    options.add_output(parser)
     parser.add_argument("--out", default=None, help="render into this directory (default: build/)")
     parser.set_defaults(run=run)
 

@@ -6,7 +6,7 @@ import argparse
 import json
 from dataclasses import asdict
 
-from provisioning.troubleshoot import args as common
+from provisioning.commands import options as common
 from provisioning.troubleshoot import logql, performance, table, views
 
 CSV_HEADERS = ("section", "key", "count", "p50_ms", "p95_ms", "p99_ms", "max_ms", "timeouts")
@@ -17,7 +17,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     common.add_services(parser)
     common.add_range(parser, "24h")
     parser.add_argument("--peaks", type=int, default=5, help="how many peak hours to list (default 5)")
-    common.add_output(parser, ("table", "json", "csv"))
+    common.add_output(parser, ("text", "json", "csv"))
     parser.set_defaults(run=run)
 
 

@@ -7,6 +7,7 @@ import json
 
 from provisioning import config
 from provisioning.archive.restore import Restorer
+from provisioning.commands import options
 from provisioning.errors import TracklogError
 
 
@@ -17,7 +18,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prefix", default="archive", help="key prefix in the bucket (default: archive)")
     parser.add_argument("--encryption-key-env", metavar="VAR",
                         help="read the key from $VAR instead of the variable the run's manifest names")
-    parser.add_argument("--output", choices=["text", "json"], default="text")
+    options.add_output(parser)
     parser.set_defaults(run=run)
 
 

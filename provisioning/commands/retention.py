@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from provisioning import config
+from provisioning.commands import options
 from provisioning.retention import check, render_overrides, status
 
 
@@ -15,7 +16,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["status", "render"],
                         help="status: tracklog.yaml next to the running Loki; render: Loki's runtime overrides "
                              "(retention_stream rules) for Loki 2.3 or later")
-    parser.add_argument("--output", choices=["text", "json"], default="text")
+    options.add_output(parser)
     parser.add_argument("--strict", action="store_true", help="exit 1 when Loki cannot apply per-type retention")
     parser.add_argument("--out", metavar="FILE", help="render: write the overrides here (default: stdout)")
     parser.set_defaults(run=run)

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from provisioning import config
+from provisioning.commands import options
 from provisioning.errors import StackError
 from provisioning.render import render_compose_provisioning
 from provisioning.stack import Stack
@@ -17,7 +18,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["up", "down", "status", "logs", "build", "compose-config"])
     parser.add_argument("servers", nargs="*", help="only these servers (default: all; `logs` takes one)")
     parser.add_argument("--follow", "-f", action="store_true", help="logs: keep printing new lines")
-    parser.add_argument("--output", choices=["text", "json"], default="text")
+    options.add_output(parser)
     parser.add_argument("--topology", choices=["single", "distributed"], default="single",
                         help="distributed: Loki as distributor, 3 ingesters, querier and query frontend on 127.0.15.x, "
                              "with its own S3 gateway and state/distributed/ (up, down, status, logs, build)")
