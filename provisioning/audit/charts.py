@@ -1,4 +1,5 @@
-"""The audit report's charts: counts per hour (periods up to 3 days) or per day, drawn as inline SVG bars.
+"""The audit report's charts: counts per 10 minutes (periods up to 6 hours), per hour (up to 3 days) or per
+day, drawn as inline SVG bars.
 
 The title, the legend and the plot each have their own row, so a long title or many series never overlap.
 High and critical findings are drawn as bands behind the bars, at the hours or days they happened.
@@ -15,15 +16,16 @@ from provisioning.audit.findings import Finding, record_ns
 from provisioning.audit.markup import esc
 from provisioning.timerange import NS, TimeRange
 
-HOUR_NS, DAY_NS = 3600 * NS, 86400 * NS
-HOURLY_UP_TO_NS = 3 * DAY_NS  # a period up to this long is charted per hour, a longer one per day
+MINUTES_NS, HOUR_NS, DAY_NS = 600 * NS, 3600 * NS, 86400 * NS
+MINUTES_UP_TO_NS = 6 * HOUR_NS  # a period up to this long is charted per 10 minutes
+HOURLY_UP_TO_NS = 3 * DAY_NS  # a period up to this long per hour, a longer one per day
 MAX_TICKS = 16
 WIDTH, LEFT, RIGHT, TITLE_Y, LEGEND_Y, TOP, PLOT_H, BOTTOM = 900, 48, 12, 20, 42, 58, 170, 34
 
 
 @dataclass(frozen=True)
 class Buckets:
-    """``count`` consecutive buckets of ``step_ns`` from ``start_ns`` (UTC hours or days)."""
+    """``count`` consecutive buckets of ``step_ns`` from ``start_ns`` (UTC 10 minutes, hours or days)."""
 
     start_ns: int
     step_ns: int
@@ -31,7 +33,7 @@ class Buckets:
 
     @property
     def unit(self) -> str:
-        return "hour" if self.step_ns == HOUR_NS else "day"
+        return {MINUTES_NS: "10 minutes", HOUR_NS: "hour"}.get(self.step_ns, "day")
 
     def index(self, ns: int) -> int | None:
         i = (ns - self.start_ns) // self.step_ns
@@ -41,27 +43,29 @@ class Buckets:
         return datetime.fromtimestamp((self.start_ns + i * self.step_ns) // NS, UTC)
 
     def label(self, i: int) -> str:
-        """The bucket's full name: 2026-11-18 06:00 (hours) or 2026-11-18 (days)."""
-        return self.at(i).strftime("%Y-%m-%d %H:00" if self.unit == "hour" else "%Y-%m-%d")
+        """The bucket's full name: 2026-11-18 06:10 (minutes, hours) or 2026-11-18 (days)."""
+        return self.at(i).strftime("%Y-%m-%d" if self.unit == "day" else "%Y-%m-%d %H:%M")
 
     def tick(self, i: int) -> str:
-        """The axis label: the hour, with the day at midnight and on the first bucket (hours); the day (days)."""
+        """The axis label: the time, with the day at midnight and on the first bucket; the day (days)."""
         when = self.at(i)
         if self.unit == "day":
             return when.strftime("%m-%d")
-        return when.strftime("%m-%d %H:00" if i == 0 or not when.hour else "%H:00")
+        return when.strftime("%m-%d %H:%M" if i == 0 or not (when.hour or when.minute) else "%H:%M")
 
     def tick_every(self) -> int:
-        """Label every n-th bucket so that at most MAX_TICKS labels show (for hours, on round hours)."""
+        """Label every n-th bucket so that at most MAX_TICKS labels show (on round times: 30 min, 6 h...)."""
         need = -(-self.count // MAX_TICKS)
-        if self.unit == "hour":
-            return next(n for n in (1, 2, 3, 4, 6, 12, 24, 48, 72) if n >= need)
-        return max(1, need)
+        if self.unit == "day":
+            return max(1, need)
+        return next((n for n in (1, 2, 3, 4, 6, 12, 24, 48, 72) if n >= need), need)
 
 
 def buckets_for(span: TimeRange) -> Buckets:
-    """Hours when the period is up to 3 days long, else days; whole UTC hours/days covering the period."""
-    step = HOUR_NS if span.end_ns - span.start_ns <= HOURLY_UP_TO_NS else DAY_NS
+    """10 minutes when the period is up to 6 hours long, hours up to 3 days, else days: whole UTC buckets
+    covering the period."""
+    length = span.end_ns - span.start_ns
+    step = MINUTES_NS if length <= MINUTES_UP_TO_NS else HOUR_NS if length <= HOURLY_UP_TO_NS else DAY_NS
     start = span.start_ns - span.start_ns % step
     end = max(span.end_ns, span.start_ns + 1)
     return Buckets(start, step, max(1, -(-(end - start) // step)))
@@ -80,7 +84,7 @@ def counts(records: Iterable[Mapping[str, Any]], buckets: Buckets,
 
 
 def bar_chart(title: str, buckets: Buckets, series: Sequence[tuple[str, str, Sequence[int]]],
-              marks: Sequence[Finding] = ()) -> str:
+              marks: Sequence[Finding] = (), marks_label: str = "high or critical finding") -> str:
     """An SVG chart of grouped bars, one group per bucket and one bar per series (name, colour, values); the
     ``marks`` (findings) are shaded behind the bars from their first to their last bucket."""
     plot_w = WIDTH - LEFT - RIGHT
@@ -107,7 +111,7 @@ def bar_chart(title: str, buckets: Buckets, series: Sequence[tuple[str, str, Seq
     if shaded:
         parts.append(f'<g class="legend"><rect x="{legend_x}" y="{LEGEND_Y - 10}" width="11" height="11" '
                      f'fill="#ffcdd2"/><text x="{legend_x + 15}" y="{LEGEND_Y}" font-size="12">'
-                     f"high or critical finding ({len(shaded)})</text></g>")
+                     f"{esc(marks_label)} ({len(shaded)})</text></g>")
     for a, b, f in shaded:
         first = a if a is not None else 0
         last = b if b is not None else buckets.count - 1
@@ -137,7 +141,7 @@ def bar_chart(title: str, buckets: Buckets, series: Sequence[tuple[str, str, Seq
             parts.append(f'<line x1="{x:.1f}" y1="{base}" x2="{x:.1f}" y2="{base + 4}" stroke="#888"/>'
                          f'<text x="{x:.1f}" y="{base + 16}" font-size="10" text-anchor="middle">'
                          f"{esc(buckets.tick(i))}</text>")
-    unit = "hours (UTC)" if buckets.unit == "hour" else "days (UTC)"
+    unit = {"day": "days", "hour": "hours"}.get(buckets.unit, buckets.unit) + " (UTC)"
     parts.append(f'<text x="{WIDTH - RIGHT}" y="{height - 4}" font-size="10" text-anchor="end" fill="#666">'
                  f"{unit}</text></svg>")
     return "\n".join(parts)

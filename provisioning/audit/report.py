@@ -32,6 +32,7 @@ from provisioning.timerange import NS, TimeRange, format_ns
 __all__ = ["csv_cell", "esc", "render_html", "text", "write"]
 
 HTML_ROW_LIMIT = 2000  # per table; the CSVs have every row
+MAX_MARKS = 20  # findings shaded on the logins chart at most (more would shade all of it)
 OPEN_UP_TO = 50  # a details section with at most this many rows starts open (critical and high findings)
 LOGIN_COLUMNS = ("time", "user", "outcome", "reason", "address", "country", "service", "env")
 PERMISSION_COLUMNS = ("time", "actor", "target", "role", "before", "after", "admin_granted", "service", "env")
@@ -178,6 +179,16 @@ def _finding_details(kinds: Sequence[summary.KindSummary]) -> str:
     return "\n".join(out)
 
 
+def _marks(findings: Sequence[Finding]) -> tuple[list[Finding], str]:
+    """The findings to shade on the logins chart: critical and high ones, only critical ones when those are too
+    many to tell apart, none when even those are."""
+    for severities, label in ((("critical", "high"), "high or critical finding"), (("critical",), "critical finding")):
+        chosen = [f for f in findings if f.severity in severities]
+        if len(chosen) <= MAX_MARKS:
+            return chosen, label
+    return [], ""
+
+
 def render_html(records: Sequence[Mapping[str, Any]], findings: Sequence[Finding], policy: Policy,
                 span: TimeRange, env: str | None, generated_ns: int, project: str = "") -> str:
     buckets = charts.buckets_for(span)
@@ -189,11 +200,11 @@ def render_html(records: Sequence[Mapping[str, Any]], findings: Sequence[Finding
     def is_login(outcome: str):
         return lambda r: r.get("event.name") == LOGIN and r.get("auth.outcome") == outcome
 
-    serious = [f for f in findings if f.severity in ("critical", "high")]
+    marks, marks_label = _marks(findings)
     logins_chart = charts.bar_chart(f"Logins per {unit} by outcome", buckets, [
         ("success", "#2e7d32", charts.counts(records, buckets, is_login("success"))),
         ("failure", "#c62828", charts.counts(records, buckets, is_login("failure"))),
-    ], marks=serious)
+    ], marks=marks, marks_label=marks_label)
     failures_chart = charts.bar_chart(f"Failures per {unit}", buckets, [
         ("failed logins", "#c62828", charts.counts(records, buckets, is_login("failure"))),
         ("access denied", "#ef6c00", charts.counts(records, buckets, lambda r: r.get("event.name") == AUTHZ_DENIED)),

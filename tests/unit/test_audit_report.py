@@ -21,7 +21,11 @@ T0 = 1_795_000_000 * NS  # 11:06:40 UTC
 CFG = config.load(ROOT / "tracklog.yaml")
 
 
-def test_hours_up_to_three_days_then_days() -> None:
+def test_ten_minutes_up_to_six_hours_hours_up_to_three_days_then_days() -> None:
+    minutes = charts.buckets_for(TimeRange(T0, T0 + 6 * HOUR))
+    assert (minutes.unit, minutes.count, minutes.tick_every()) == ("10 minutes", 37, 3)  # 11:00 .. 17:00
+    assert [minutes.tick(i) for i in (0, 1)] == ["11-18 11:00", "11:10"]
+    assert charts.buckets_for(TimeRange(T0, T0 + 6 * HOUR + NS)).unit == "hour"
     hours = charts.buckets_for(TimeRange(T0, T0 + 3 * DAY))
     assert (hours.unit, hours.count) == ("hour", 73)  # 11:00 of the first day .. 11:00 of the fourth
     assert hours.label(0) == "2026-11-18 11:00"
@@ -108,3 +112,11 @@ def test_critical_and_high_findings_open_and_link_from_the_summary() -> None:
     assert '<details id="finding-new_country-low">' in page
     assert "Logins per day by outcome" in page
     assert "None in this period." in page
+
+
+def test_the_chart_shades_few_findings_not_all_of_them() -> None:
+    high = [finding("impossible_travel", "high", f"u{i}", "AT -> CH", i) for i in range(30)]
+    critical = [finding("credential_stuffing", "critical", "a", "1.2.3.4")]
+    assert report._marks(high[:5] + critical) == (high[:5] + critical, "high or critical finding")
+    assert report._marks(high + critical) == (critical, "critical finding")
+    assert report._marks([*high, *(finding("x", "critical", "a", "b") for _ in range(21))]) == ([], "")
