@@ -19,6 +19,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     a.add_argument("--to", dest="end", metavar="TIME", help="end (default now)")
     a.add_argument("--rule", action="append", default=[], metavar="NAME",
                    help="only this rule (alertname or title; repeat for more)")
+    a.add_argument("--match", action="append", default=[], metavar="LABEL=VALUE",
+                   help="only series with this label value (or LABEL!=VALUE), e.g. env=prod; series of rules that do "
+                        "not split by the label are kept")
     a.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="what-if: a tracklog.yaml value for this run only, e.g. thresholds.api_error_rate_percent=2")
     a.add_argument("--budget", default="2/week", help="firings allowed per rule, e.g. 2/week, 1/day (default 2/week)")
@@ -37,8 +40,9 @@ def run_alerts(args: argparse.Namespace) -> int:
     if args.incidents_file:
         incidents += suggest.read_incidents(args.incidents_file, now)
     sources = alerts.Sources(PrometheusSource(cfg.endpoints.prometheus), LokiSource(cfg))
+    match = [alerts.parse_match(m) for m in args.match]
     result = alerts.review(cfg, sources, span.start_ns / timerange.NS, span.end_ns / timerange.NS,
-                           only=args.rule, sets=args.sets, budget=suggest.parse_budget(args.budget),
+                           only=args.rule, match=match, sets=args.sets, budget=suggest.parse_budget(args.budget),
                            incidents=incidents)
     if args.output == "json":
         print(json.dumps(output.as_json(result, cfg.path.name), indent=2))

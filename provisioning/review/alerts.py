@@ -105,7 +105,29 @@ class Sources:
         return self.prometheus.queries + self.loki.queries
 
 
+def parse_match(text: str) -> tuple[str, str, str]:
+    """``env=prod`` or ``env!=dev`` -> (name, op, value).
+
+    Raises:
+        ReviewError: neither form.
+    """
+    for op in ("!=", "="):
+        name, sep, value = text.partition(op)
+        if sep and name.strip():
+            return name.strip(), op, value.strip()
+    raise suggest.ReviewError(f"--match {text!r}: use LABEL=VALUE or LABEL!=VALUE, e.g. env=prod")
+
+
+def select(series: Series, matchers: Sequence[tuple[str, str, str]]) -> Series:
+    """The series whose labels match; a series without the label is kept (its rule does not split by it)."""
+    def keep(labels: LabelSet) -> bool:
+        values = dict(labels)
+        return all(name not in values or (values[name] == value) == (op == "=") for name, op, value in matchers)
+    return {labels: samples for labels, samples in series.items() if keep(labels)}
+
+
 def review(config: Config, sources: Sources, start: float, end: float, *, only: Sequence[str] = (),
+           match: Sequence[tuple[str, str, str]] = (),
            sets: Sequence[str] = (), budget: suggest.Budget | None = None,
            incidents: Sequence[suggest.Incident] = ()) -> AlertsReview:
     """Review every alert rule (or those named in ``only``, by alertname or title) over [start, end].
@@ -133,7 +155,7 @@ def review(config: Config, sources: Sources, start: float, end: float, *, only: 
     out = []
     for rule in reviewed:
         try:
-            series = sources.series(rule, start, end)
+            series = select(sources.series(rule, start, end), match)
         except HistoryError as exc:
             out.append(_unread(rule, str(exc), keys.get(rule.title)))
             continue
@@ -141,7 +163,7 @@ def review(config: Config, sources: Sources, start: float, end: float, *, only: 
         before = None
         if rule.title in changed and rule.title in before_of:
             old = before_of[rule.title]
-            before = run_backtest(old, sources.series(old, start, end), end)
+            before = run_backtest(old, select(sources.series(old, start, end), match), end)
         suggestion, note = None, ""
         if rule.composite:
             note = "the query compares inside itself (its thresholds are keys in the query): tune them with --set"

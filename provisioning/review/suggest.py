@@ -121,13 +121,20 @@ def nice(value: float, digits: int = 2) -> float:
     return round(value, digits - 1 - math.floor(math.log10(abs(value))))
 
 
-def candidates(series: Mapping[LabelSet, Samples], current: float, op: str, steps: int = 100) -> list[float]:
-    """Thresholds worth trying: the current one and rounded quantiles of the signal, past its extremes too."""
+def candidates(series: Mapping[LabelSet, Samples], current: float, op: str, steps: int = 100,
+               most: int = 400) -> list[float]:
+    """Thresholds worth trying: the current one, the signal's rounded values (all of them when there are at most
+    ``most``, else its quantiles and both tails, where alerts live), and values past its extremes."""
     values = sorted(v for samples in series.values() for _, v in samples if math.isfinite(v))
     out = {current}
     if values:
-        n = len(values) - 1
-        out.update(nice(values[round(n * i / steps)]) for i in range(steps + 1))
+        distinct = sorted({nice(v) for v in values})
+        if len(distinct) <= most:
+            out.update(distinct)
+        else:
+            n = len(values) - 1
+            out.update(nice(values[round(n * i / steps)]) for i in range(steps + 1))
+            out.update(distinct[: most // 4] + distinct[-most // 4:])
         top, bottom = values[-1], values[0]
         out.add(nice(top * 1.1) if top > 0 else top + 1)  # beyond the maximum: never fires (for > and >=)
         out.add(nice(bottom * 0.9) if bottom > 0 else bottom - 1)

@@ -56,10 +56,11 @@ def env(loki_url: str) -> str:
 def test_repeated_failed_logins_fire_for_each_brute_force_run_only(env: str,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     code = cli.main(["--config", str(ROOT / "tracklog.yaml"), "review", "alerts", "--rule", "RepeatedFailedLogins",
-                     "--since", "3h", "--output", "json"])
+                     "--since", "3h", "--match", f"env={env}", "--budget", "1/3h", "--output", "json"])
     assert code == 0
     [rule] = json.loads(capsys.readouterr().out)["rules"]
-    fired = [f for f in rule["backtest"]["firings"] if f["labels"]["env"] == env]
+    fired = rule["backtest"]["firings"]
+    assert {f["labels"]["env"] for f in fired} == {env}
     assert sorted(f["labels"]["client_address"] for f in fired) == ["198.51.100.9", "203.0.113.7"]
     peaks = {d["labels"]["client_address"]: d["max"] for d in rule["signal_by_labels"] if d["labels"]["env"] == env}
     # the most failures of one address within 5m is every failure of its run: what was pushed
@@ -67,6 +68,10 @@ def test_repeated_failed_logins_fire_for_each_brute_force_run_only(env: str,
     assert rule["actual"]["count"] is None
     assert "Loki 2.2.1" in rule["actual"]["source"]
     assert rule["config_key"]["path"] == "thresholds.failed_logins_per_ip"
+    # two firings over a budget of one: the suggestion is just above the smaller run's peak, and fires once
+    suggestion = rule["suggestion"]["suggested"]
+    assert suggestion["firings"] == 1
+    assert 12 <= suggestion["threshold"] < 25
 
 
 def test_the_text_report_names_the_rule_and_what_fired(env: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from provisioning.review.alerts import parse_match, select
 from provisioning.review.backtest import label_set
 from provisioning.review.suggest import (
     Incident,
@@ -105,3 +106,12 @@ def test_lower_is_more_sensitive_for_less_than_rules() -> None:
 
 def test_nice_rounds_to_significant_digits() -> None:
     assert (nice(0.012345), nice(1234.0), nice(0.0)) == (0.012, 1200.0, 0.0)
+
+
+def test_match_keeps_the_series_of_one_label_value() -> None:
+    prod, dev, unsplit = label_set({"env": "prod"}), label_set({"env": "dev"}), label_set({})
+    data = {prod: [(0, 1)], dev: [(0, 2)], unsplit: [(0, 3)]}
+    assert set(select(data, [parse_match("env=prod")])) == {prod, unsplit}
+    assert set(select(data, [parse_match("env!=prod")])) == {dev, unsplit}
+    with pytest.raises(ReviewError, match="LABEL=VALUE"):
+        parse_match("prod")
