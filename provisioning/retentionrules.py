@@ -3,10 +3,10 @@ with the checks that keep those rules unambiguous (no two of equal priority may 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
+from provisioning.logql import quote
 from provisioning.selector import parse as parse_selector
 from provisioning.timerange import NS, parse_duration
 from provisioning.yamlreader import LineDict, Reader
@@ -45,7 +45,7 @@ class RetentionRule:
     @property
     def selector(self) -> str:
         """The LogQL stream selector Loki reads: ``{log_type="application", service="auth"}``."""
-        return "{" + ", ".join(f"{name}{op}{json.dumps(value)}" for name, op, value in self.matchers) + "}"
+        return "{" + ", ".join(f"{name}{op}{quote(value)}" for name, op, value in self.matchers) + "}"
 
 
 def read_log_types(r: Reader, raw: LineDict,

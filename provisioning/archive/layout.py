@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable, Mapping
 
 from provisioning.archive.days import DaySlice
+from provisioning.logql import quote
 
 
 def canonical_labels(labels: Mapping[str, str]) -> str:
@@ -58,11 +59,6 @@ def open_run_key(prefix: str, query_id: str) -> str:
 
 def lock_key(prefix: str, log_type: str) -> str:
     return f"{prefix}/locks/archive-{log_type}.json"
-
-
-def quote(value: str) -> str:
-    """A LogQL string literal (Go syntax; JSON escapes are a subset of it)."""
-    return json.dumps(value, ensure_ascii=False)
 
 
 def selector(labels: Mapping[str, str], absent: Iterable[str] = ()) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from provisioning import logql
 from provisioning.audit import attacks, baselines
 from provisioning.audit.findings import SEVERITY_ORDER, TS, Finding, example, record_ns
 from provisioning.errors import ConfigError
@@ -359,10 +360,7 @@ def admin_access_denied(denials: list[Mapping[str, Any]], policy: Policy) -> lis
 
 def selector(env: str | None = None, line_filter: bool = True) -> str:
     """The LogQL for the security and audit records (of one env) that detection reads."""
-    labels = f'log_type=~"{"|".join(LOG_TYPES)}"'
-    if env:
-        labels += ', env="' + env.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    query = "{" + labels + "}"
+    query = logql.selector(log_type=list(LOG_TYPES), env=[env] if env else None)
     if line_filter:
         query += " |~ `" + "|".join(e.replace(".", "\\.") for e in EVENTS) + "`"
     return query

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from provisioning import config
+from provisioning import config, logql
 from provisioning.audit import detect as detection
 from provisioning.audit import report as compliance
 from provisioning.audit.verify import verify
@@ -90,7 +90,7 @@ def run_report(args: argparse.Namespace) -> int:
 def run_verify(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
     span = resolve(args.since, args.start, args.end, time.time_ns(), "24h")
-    selector = '{log_type=~"audit|security"' + (f', service="{args.service}"' if args.service else "") + "}"
+    selector = logql.selector(log_type=["audit", "security"], service=[args.service] if args.service else None)
     report = verify(reader_for(cfg, detection.LOG_TYPES).entries(selector, span.start_ns, span.end_ns))
     if args.output == "json":
         print(json.dumps({"chains": report.chains, "records": report.records, "unchained": report.unchained,

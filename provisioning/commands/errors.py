@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from provisioning import logql
 from provisioning.commands import options as common
-from provisioning.troubleshoot import errorgroups, logql, views
+from provisioning.troubleshoot import errorgroups, views
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:

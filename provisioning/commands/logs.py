@@ -8,10 +8,11 @@ import logging
 import threading
 import time
 
+from provisioning import logql
 from provisioning.commands import options as common
 from provisioning.lokiquery import Entry, Reader
 from provisioning.timerange import TimeRangeError
-from provisioning.troubleshoot import logql, views
+from provisioning.troubleshoot import views
 from provisioning.troubleshoot.follow import entry_key, follow
 from provisioning.troubleshoot.records import Record, parse
 from provisioning.troubleshoot.search import LogFilters, newest

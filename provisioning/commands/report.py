@@ -6,8 +6,9 @@ import argparse
 import json
 from dataclasses import asdict
 
+from provisioning import logql
 from provisioning.commands import options as common
-from provisioning.troubleshoot import logql, performance, table, views
+from provisioning.troubleshoot import performance, table, views
 
 CSV_HEADERS = ("section", "key", "count", "p50_ms", "p95_ms", "p99_ms", "max_ms", "timeouts")
 

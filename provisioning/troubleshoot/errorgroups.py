@@ -7,9 +7,9 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from provisioning import logql
 from provisioning.lokiquery import Reader
 from provisioning.timerange import NS, TimeRange, format_ns
-from provisioning.troubleshoot import logql
 from provisioning.troubleshoot.fingerprint import Fingerprint, fingerprint
 from provisioning.troubleshoot.records import Record, parse
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from provisioning import logql
 from provisioning.lokiquery import Reader
 from provisioning.timerange import NS, TimeRange
-from provisioning.troubleshoot import logql
 from provisioning.troubleshoot.records import DB_DURATION, HTTP_DURATION, Record, parse
 from provisioning.troubleshoot.stats import Summary, summarize
 

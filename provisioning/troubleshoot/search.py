@@ -6,8 +6,8 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from provisioning import logql
 from provisioning.lokiquery import MAX_PAGE, Entry, Reader
-from provisioning.troubleshoot import logql
 from provisioning.troubleshoot.records import Record
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from provisioning import logql
 from provisioning.lokiquery import Reader
 from provisioning.timerange import TimeRange, format_ns
-from provisioning.troubleshoot import logql
 from provisioning.troubleshoot.errors import TraceNotFound
 from provisioning.troubleshoot.fingerprint import kind_of
 from provisioning.troubleshoot.records import Record, parse

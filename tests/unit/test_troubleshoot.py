@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from provisioning.logql import field_equals, matcher, selector
 from provisioning.lokiquery import Entry
 from provisioning.timerange import NS, TimeRangeError, format_ns, parse_duration, parse_time, resolve
 from provisioning.troubleshoot import fingerprint, parse, percentile, summarize, template
 from provisioning.troubleshoot.errorgroups import group
 from provisioning.troubleshoot.follow import follow
-from provisioning.troubleshoot.logql import field_equals, matcher, selector
 from provisioning.troubleshoot.performance import Accumulator
 from provisioning.troubleshoot.search import LogFilters
 from provisioning.troubleshoot.table import clip, format_table, to_csv

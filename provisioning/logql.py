@@ -1,4 +1,5 @@
-"""Build LogQL for Loki 2.2: a stream selector from label filters, and exact line filters for JSON fields."""
+"""LogQL built in one place, for every command: string literals, stream selectors from label filters, and exact
+line filters for JSON fields (Loki 2.2's LogQL)."""
 
 from __future__ import annotations
 
