@@ -198,14 +198,6 @@ local unitSeconds = { s: 1, m: 60, h: 3600, d: 86400, w: 7 * 86400, y: 365 * 864
     alertBy(labels):: std.join(', ', c.alertLabels + [labels]),
     // A regex alternative of strings: ['DE', 'AT'] -> 'DE|AT'.
     alternatives(values):: std.join('|', values),
-    // The Loki tenant of a log type's records, and the datasource {type, uid} that reads them: the `loki`
-    // datasource for the default tenant, `loki-<tenant>` for another (provisioning/datasources.py creates
-    // these, uids as datasource_uid() makes them, and moves queries of such log types onto them after rendering).
-    lokiTenantOf(logType):: std.get(c.endpoints.loki.tenants, logType, c.endpoints.loki.tenant),
-    lokiDatasourceFor(logType)::
-      local tenant = c.lokiTenantOf(logType);
-      if tenant == c.endpoints.loki.tenant then { type: c.datasources.loki.type, uid: c.datasources.loki.uid }
-      else { type: c.datasources.loki.type, uid: '%s-%s' % [c.datasources.loki.uid, tenant] },
     // The stable uid of a dashboard or alert rule, from its name.
     slug(text):: slug(text),
     uid(name):: std.substr(c.uidPrefix + slug(name), 0, 40),

@@ -140,7 +140,6 @@ local join(parts) = std.join(', ', std.filter(function(p) p != '', parts));
   // Bytes and lines of logs by labels `by`.
   logBytes(c, stream, by, window):: 'sum by (%s) (bytes_over_time(%s [%s]))' % [by, stream, window],
   logLines(c, stream, by, window):: 'sum by (%s) (count_over_time(%s [%s]))' % [by, stream, window],
-  logVolumeByLevel(c, stream, window):: $.logLines(c, stream, c.labels.level, window),
   // Records of one trace, across services.
   traceRecords(c):: '{%s=~"$env", %s=~".+"} |= "$trace_id" %s | trace_id="$trace_id"'
                     % [c.labels.env, c.labels.service, $.json],
