@@ -58,6 +58,7 @@ def _handler(server: AsgiServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         timeout = server.timeout
+        disable_nagle_algorithm = True  # headers and body are two writes: without it each answer waits ~40 ms
 
         def _run(self) -> None:
             url = urlsplit(self.path)
