@@ -92,13 +92,36 @@ class Sources:
     prometheus: PrometheusSource
     loki: Source
     cache: dict[tuple[str, str, float], Series] = field(default_factory=dict)
+    coverage: dict[float, set[float] | None] = field(default_factory=dict)  # interval -> times Prometheus scraped
 
     def series(self, rule: ReviewRule, start: float, end: float) -> Series:
         key = (rule.datasource, rule.query, rule.interval)
         if key not in self.cache:
-            source = self.prometheus if rule.datasource == "prometheus" else self.loki
-            self.cache[key] = source.range(rule.query, start, end, rule.interval)
+            if rule.datasource == "prometheus":
+                self.cache[key] = self._covered(self.prometheus.range(rule.query, start, end, rule.interval),
+                                                self.scraped(start, end, rule.interval))
+            else:
+                self.cache[key] = self.loki.range(rule.query, start, end, rule.interval)
         return self.cache[key]
+
+    def scraped(self, start: float, end: float, interval: float) -> set[float] | None:
+        """The evaluation times at which Prometheus had scraped anything (``up``); None when it has no ``up``.
+
+        A rule such as ``(... or vector(0)) <= 0`` is true whenever Prometheus has no data at all, so without this the
+        backtest would page for every hour before Prometheus ran.
+        """
+        if interval not in self.coverage:
+            times = {t for samples in self.prometheus.range("count(up)", start, end, interval).values()
+                     for t, _ in samples}
+            self.coverage[interval] = times or None
+        return self.coverage[interval]
+
+    @staticmethod
+    def _covered(series: Series, times: set[float] | None) -> Series:
+        if times is None:
+            return series
+        kept = {labels: [(t, v) for t, v in samples if t in times] for labels, samples in series.items()}
+        return {labels: samples for labels, samples in kept.items() if samples}
 
     @property
     def queries(self) -> int:
@@ -176,5 +199,12 @@ def review(config: Config, sources: Sources, start: float, end: float, *, only: 
             rule=rule, backtest=result, actual=actual_mod.actual(rule, sources.prometheus, start, end, loaded),
             overall=stats.overall(series), by_labels=stats.by_labels(series), suggestion=suggestion, note=note,
             key=keys.get(rule.title), changed=rule.title in changed, before=before))
+    notes = []
+    for interval, times in sorted(sources.coverage.items()):
+        if times is None:
+            notes.append(f"Prometheus has no `up` series: its history is taken as complete (at every {interval:g}s)")
+        else:
+            notes.append(f"Prometheus has data for {len(times) * interval / 3600:.1f} h of the "
+                         f"{(end - start) / 3600:.1f} h (evaluations at which it scraped nothing are left out)")
     return AlertsReview(str(config.path), start, end, budget.text, tuple(incidents), tuple(changes), tuple(out),
-                        sources.queries, time.perf_counter() - started)
+                        sources.queries, time.perf_counter() - started, tuple(notes))

@@ -117,6 +117,7 @@ def text(review: AlertsReview, config_name: str = "tracklog.yaml") -> str:
         where = f"{config_name}:{change.key.line}" if change.key.line else config_name
         out.append(f"what-if: {change.key.path} = {change.new} (now {change.key.value}; to keep it, change {where}); "
                    "nothing written")
+    out.extend(f"note: {note}" for note in review.notes)
     for r in review.rules:
         out.append("")
         out.extend(rule_text(r, config_name, review.budget))
@@ -173,5 +174,5 @@ def as_json(review: AlertsReview, config_name: str = "tracklog.yaml") -> dict[st
         "what_if": [{"path": c.key.path, "value": c.new, "was": c.key.value, "file": config_name,
                      "line": c.key.line} for c in review.changes],
         "rules": [rule_json(r, config_name) for r in review.rules],
-        "queries": review.queries, "seconds": review.seconds,
+        "queries": review.queries, "seconds": review.seconds, "notes": list(review.notes),
     }
