@@ -71,36 +71,26 @@ def secure_settings() -> dict[str, frozenset[str]]:
     return out
 
 
+def _query_pairs() -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Each rule query as Grafana's test POSTed it (rulegroup-{1,2,3}-post.json) beside what it read back (-get)."""
+    pairs = []
+    for n in (1, 2, 3):
+        sent, read = load_json(f"rulegroup-{n}-post.json"), load_json(f"rulegroup-{n}-get.json")
+        for posted, got in zip(sent["rules"], read["rules"], strict=True):
+            pairs += list(zip(posted["grafana_alert"]["data"], got["grafana_alert"]["data"], strict=True))
+    return pairs
+
+
 @functools.cache
 def rule_query_model_defaults() -> dict[str, Any]:
-    """What Grafana adds to a rule query's model on save, derived by diffing its own POST/GET fixture pairs.
-
-    rulegroup-{1,2,3}-post.json were POSTed by Grafana's integration test and rulegroup-{1,2,3}-get.json are what it
-    read back: every model key present in a GET and absent from its POST, with its value, except refId (which
-    Grafana copies from the query, not a constant).
-    """
-    defaults: dict[str, Any] = {}
-    for n in (1, 2, 3):
-        sent = load_json(f"rulegroup-{n}-post.json")
-        read = load_json(f"rulegroup-{n}-get.json")
-        for posted, got in zip(sent["rules"], read["rules"], strict=True):
-            for q_sent, q_got in zip(posted["grafana_alert"]["data"], got["grafana_alert"]["data"], strict=True):
-                for key, value in q_got["model"].items():
-                    if key not in q_sent["model"] and key != "refId":
-                        defaults[key] = value
-    return defaults
+    """What Grafana adds to a rule query's model on save, derived by diffing its own POST/GET fixture pairs: every
+    model key present in a GET and absent from its POST, with its value, except refId (which Grafana copies from
+    the query, not a constant)."""
+    return {key: value for q_sent, q_got in _query_pairs() for key, value in q_got["model"].items()
+            if key not in q_sent["model"] and key != "refId"}
 
 
 @functools.cache
 def rule_query_defaults() -> dict[str, Any]:
     """What Grafana adds to each rule query (beside its model), from the same fixture pairs."""
-    defaults: dict[str, Any] = {}
-    for n in (1, 2, 3):
-        sent = load_json(f"rulegroup-{n}-post.json")
-        read = load_json(f"rulegroup-{n}-get.json")
-        for posted, got in zip(sent["rules"], read["rules"], strict=True):
-            for q_sent, q_got in zip(posted["grafana_alert"]["data"], got["grafana_alert"]["data"], strict=True):
-                for key, value in q_got.items():
-                    if key not in q_sent:
-                        defaults[key] = value
-    return defaults
+    return {key: value for q_sent, q_got in _query_pairs() for key, value in q_got.items() if key not in q_sent}

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import re
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from provisioning.plan import CREATE, DELETE, UPDATE, Plan, make_plan
 from provisioning.render import Rendered, render
 from provisioning.validate import _check_folders, _check_templates, _check_uids, parse_template
 from tests.grafana_lookalike.harness import SECURITY_TEAM_ID
+from tests.unit.configs import config_with
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,15 +31,6 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
 @pytest.fixture
 def cfg() -> config.Config:
     return config.load(ROOT / "tracklog.yaml")
-
-
-def _config_with(tmp_path: Path, pattern: str, replacement: str) -> config.Config:
-    text, n = re.subn(pattern, replacement, (ROOT / "tracklog.yaml").read_text(encoding="utf-8"), count=1,
-                      flags=re.MULTILINE)
-    assert n == 1, pattern
-    path = tmp_path / "tracklog.yaml"
-    path.write_text(text, encoding="utf-8")
-    return config.load(path)
 
 
 def _plan(target: GrafanaTarget) -> Plan:
@@ -147,7 +138,7 @@ def test_plan_shows_the_roles_a_folder_loses_and_the_team_it_gains(rendered, cfg
 
 
 def test_the_permission_given_is_configurable(rendered, tmp_path, grafana):
-    edit = _config_with(tmp_path, r"^(\s*security_permission:)\s*\S+", r"\g<1> Edit")
+    edit = config_with(tmp_path, r"^(\s*security_permission:)\s*\S+", r"\g<1> Edit")
     again = render(edit, out_dir=tmp_path / "build")
     fake = grafana
     _apply_all(fake.target(edit, again))
@@ -207,7 +198,7 @@ def test_applying_permissions_for_a_team_that_vanished_names_it(rendered, cfg, g
 
 
 def test_without_a_security_team_the_folder_keeps_grafanas_permissions(tmp_path, grafana):
-    open_cfg = _config_with(tmp_path, r"^(\s*security_team:)\s*\S+", r'\g<1> ""')
+    open_cfg = config_with(tmp_path, r"^(\s*security_team:)\s*\S+", r'\g<1> ""')
     again = render(open_cfg, out_dir=tmp_path / "build")
     fake = grafana
     fake.org.teams.clear()
@@ -388,7 +379,7 @@ def test_balanced_templates_pass_with_strings_comments_and_trim_markers():
 
 
 def test_a_contact_point_naming_a_missing_template_is_a_problem_at_its_line(rendered, tmp_path):
-    broken = _config_with(tmp_path, r"(templates: \{ title: tracklog.title, message: )tracklog.message",
+    broken = config_with(tmp_path, r"(templates: \{ title: tracklog.title, message: )tracklog.message",
                           r"\g<1>tracklog.mesage")
     problems = [str(p) for p in _check_templates(broken, rendered)]
     assert len(problems) == 1
@@ -400,7 +391,7 @@ def test_a_contact_point_naming_a_missing_template_is_a_problem_at_its_line(rend
 
 def test_a_contact_point_with_an_unknown_template_field_is_a_config_error_at_its_line(tmp_path):
     with pytest.raises(ConfigError, match=r"tracklog\.yaml:\d+: contact_points\[0\]\.templates\.subject: unknown"):
-        _config_with(tmp_path, r"templates: \{ title: tracklog.title,", "templates: { subject: tracklog.title,")
+        config_with(tmp_path, r"templates: \{ title: tracklog.title,", "templates: { subject: tracklog.title,")
 
 
 def test_template_groups_need_unique_names_the_marker_and_unique_defines(rendered, cfg):
@@ -424,9 +415,9 @@ def test_a_reference_to_an_undefined_template_of_our_own_namespace_is_a_problem(
 
 def test_folder_checks_name_the_permission_and_a_shared_uid(rendered, tmp_path):
     with pytest.raises(ConfigError, match=r"tracklog\.yaml:\d+: grafana\.security_permission: View or Edit"):
-        _config_with(tmp_path, r"^(\s*security_permission:)\s*\S+", r"\g<1> Admin")
+        config_with(tmp_path, r"^(\s*security_permission:)\s*\S+", r"\g<1> Admin")
 
     (tmp_path / "b").mkdir()
-    same = _config_with(tmp_path / "b", r"^(\s*security_folder_uid:)\s*\S+", r"\g<1> tracklog")
+    same = config_with(tmp_path / "b", r"^(\s*security_folder_uid:)\s*\S+", r"\g<1> tracklog")
     problems = [str(p) for p in _check_folders(same, render(same, out_dir=tmp_path / "b" / "build"))]
     assert any("grafana.folder_uid and grafana.security_folder_uid must differ" in p for p in problems), problems

@@ -5,7 +5,6 @@ locked with a warning instead of a failed apply."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -13,18 +12,10 @@ import pytest
 from provisioning import config
 from provisioning.plan import UPDATE, make_plan
 from provisioning.render import render
+from tests.unit.configs import config_with
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "loki-pass-1"
-
-
-def _config(tmp_path: Path, pattern: str, replacement: str) -> config.Config:
-    text, n = re.subn(pattern, replacement, (ROOT / "tracklog.yaml").read_text(encoding="utf-8"), count=1,
-                      flags=re.MULTILINE)
-    assert n == 1, pattern
-    path = tmp_path / "tracklog.yaml"
-    path.write_text(text, encoding="utf-8")
-    return config.load(path)
 
 
 @pytest.fixture
@@ -114,7 +105,7 @@ def test_unlocking_alert_objects_keeps_them_locked_with_a_warning(grafana, tmp_p
     _apply(grafana.target(cfg, rendered))
     assert grafana.org.contact_points["tl-security-slack"]["provenance"] == "api"
 
-    editable = _config(tmp_path, r"^(\s*alerts_editable_in_ui:)\s*\S+", r"\g<1> true")
+    editable = config_with(tmp_path, r"^(\s*alerts_editable_in_ui:)\s*\S+", r"\g<1> true")
     monkeypatch.setenv("TRACKLOG_SLACK_WEBHOOK_URL", "https://hooks.slack.example/services/T0/B0/rotated")
     target = grafana.target(editable, rendered)
     plan = _plan(target)
