@@ -5,6 +5,10 @@ stored versions are not all tagged with a release, so where a behaviour changed 
 modelled) or a file of ../shared/grafana-reference (Grafana's own test fixtures, spec and notifier snapshot).
 Error bodies follow Grafana's two shapes: ``response.Error`` answers ``{"message": ...}`` (pkg/api/response), and
 errutil errors answer ``{"statusCode", "messageId", "message", "extra"}`` (pkg/apimachinery/errutil, Error.Public).
+
+The statuses and the conditions are modelled from the evidence cited; where only the condition was found and not
+Grafana's exact wording, the line says "(wording not verified)". tracklog never matches Grafana's message text:
+it reports it as Grafana's.
 """
 
 from __future__ import annotations
@@ -147,7 +151,7 @@ class Grafana:
         uid = body.get("uid") or uuid.uuid4().hex[:14]
         if uid in self.org.folders:
             # pkg/api/folder.go error mapper: 409 with err.Error() (dashboards.ErrFolderWithSameUIDExists).
-            raise plain(409, "a folder with the same uid already exists")
+            raise plain(409, "a folder with the same uid already exists")  # (wording not verified)
         if not body.get("title"):
             raise plain(400, "folder title cannot be empty")  # dashboards.ErrFolderTitleEmpty
         self.org.folders[uid] = {"id": self.next_id(), "title": body["title"], "version": 1}
@@ -172,7 +176,7 @@ class Grafana:
             raise not_found("folder not found")
         if any(r["folderUID"] == uid for r in self.org.rules.values()) and not force_delete_rules:
             # folder service: a folder holding alert rules is deleted only with forceDeleteRules=true
-            raise plain(400, "folder contains alert rules")
+            raise plain(400, "folder contains alert rules")  # (wording not verified)
         title = self.org.folders.pop(uid)["title"]
         self.org.acl.pop(uid, None)
         self.org.dashboards = {k: v for k, v in self.org.dashboards.items() if v["folderUid"] != uid}
@@ -199,13 +203,14 @@ class Grafana:
         for item in items:
             # pkg/api/dashboard_permission.go validation of UpdateDashboardACLCommand items.
             if sum(bool(item.get(k)) for k in ("teamId", "userId", "role")) != 1:
+                # (wording not verified)
                 raise plain(400, "Permission update item needs exactly one of teamId, userId or role")
             if item.get("role") == "Admin":
-                raise plain(400, "Cannot remove or change permissions for Admin role")
+                raise plain(400, "Cannot remove or change permissions for Admin role")  # (wording not verified)
             if item.get("teamId") and item["teamId"] not in self.org.teams.values():
-                raise plain(400, "Team not found")
+                raise plain(400, "Team not found")  # (wording not verified)
             if item.get("permission") not in (1, 2, 4):
-                raise plain(400, "Invalid permission")
+                raise plain(400, "Invalid permission")  # (wording not verified)
         self.org.acl[uid] = [dict(item) for item in items]
         return {"message": "Folder permissions updated"}
 
@@ -399,10 +404,10 @@ class Grafana:
         if has_panel and not re.fullmatch(r"[+-]?\d+", str(annotations["__panelId__"])):
             raise plain(400, f"{prefix}: annotation __panelId__ must be a valid integer Panel ID")
         if not rule.get("title"):
-            raise plain(400, f"{prefix}: title is empty")
+            raise plain(400, f"{prefix}: title is empty")  # (wording not verified)
         data = rule.get("data") or []
         if not data:
-            raise plain(400, f"{prefix}: no queries or expressions are found")
+            raise plain(400, f"{prefix}: no queries or expressions are found")  # (wording not verified)
         if rule.get("condition") not in {q.get("refId") for q in data}:
             raise plain(400, f"{prefix}: condition {rule.get('condition')} does not exist, must be one of "
                              f"{[q.get('refId') for q in data]}")
@@ -437,7 +442,7 @@ class Grafana:
 
     def put_rule_group(self, folder: str, group: str, body: dict[str, Any], disable_provenance: bool) -> dict[str, Any]:
         if folder not in self.org.folders:
-            raise plain(400, "folder does not exist")  # ReplaceRuleGroup: the folder must exist
+            raise plain(400, "folder does not exist")  # ReplaceRuleGroup: the folder must exist (wording not verified)
         interval = body.get("interval")
         if not isinstance(interval, int) or interval <= 0 or interval % 10:
             # ValidateRuleGroupInterval with the scheduler's base interval of 10s
@@ -448,7 +453,7 @@ class Grafana:
             self._validate_rule(rule)
         titles = [r["title"] for r in rules]
         if len(set(titles)) != len(titles):
-            raise plain(400, "invalid alert rule: rule titles must be unique within a group")
+            raise plain(400, "invalid alert rule: rule titles must be unique within a group")  # (wording not verified)
         provenance = "" if disable_provenance else "api"
         current = self.group_uids(folder, group)
         for uid in current:
@@ -639,7 +644,7 @@ class Grafana:
         # wrapped in {{ define "<name>" }} ... {{ end }}.
         text = str(body.get("template", "")).strip()
         if not text:
-            raise plain(400, "invalid object specification: template must have content")
+            raise plain(400, "invalid object specification: template must have content")  # (wording not verified)
         if not re.search(r"\{\{-?\s*define", text):
             indented = text.replace("\n", "\n  ")
             text = f'{{{{ define "{name}" }}}}\n  {indented}\n{{{{ end }}}}'
