@@ -35,6 +35,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-body-bytes", type=int, default=512 * 1024, help="larger payloads get 413")
     parser.add_argument("--rate", type=float, default=5.0, help="payloads per second per session (429 above)")
     parser.add_argument("--burst", type=int, default=20, help="payloads a session may send at once")
+    parser.add_argument("--address-rate", type=float, default=50.0,
+                        help="payloads per second per client address, over all its sessions (429 above)")
+    parser.add_argument("--address-burst", type=int, default=200, help="payloads an address may send at once")
     parser.add_argument("--no-metrics", action="store_true", help="do not serve /metrics beside the collector")
     parser.set_defaults(run=run)
 
@@ -60,7 +63,8 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     cfg = config.load(args.config)
     settings = CollectorSettings(app_keys=app_keys(os.environ.get(args.keys_env, ""), args.keys_env),
                                  allowed_origins=tuple(args.allow_origin), path=args.path,
-                                 max_body_bytes=args.max_body_bytes, rate=args.rate, burst=args.burst)
+                                 max_body_bytes=args.max_body_bytes, rate=args.rate, burst=args.burst,
+                                 address_rate=args.address_rate, address_burst=args.address_burst)
     handler = faro_handler(cfg)
     logger = logging.getLogger("tracklog.faro")
     logger.propagate = False  # one stderr line per browser record would drown the collector's own messages

@@ -273,6 +273,18 @@ def test_rate_limit_per_session_answers_429_with_retry_after() -> None:
         limited.close()
 
 
+def test_new_session_ids_do_not_escape_the_limit_of_their_address() -> None:
+    limited = Harness(rate=100.0, burst=100, address_rate=0.5, address_burst=3)
+    try:
+        statuses = [limited.post(VITALS, idempotency_key=f"k{i}", x_faro_session_id=f"s{i}")[0] for i in range(4)]
+        assert statuses == [202, 202, 202, 429]
+        other = call(limited.app, "POST", "/collect", {"x-api-key": KEY}, json.dumps(VITALS["body"]).encode(),
+                     client=("198.51.100.9", 40000))
+        assert other[0] == 202  # another address has its own budget
+    finally:
+        limited.close()
+
+
 def test_a_retried_batch_is_logged_once(harness: Harness) -> None:
     assert harness.post(VITALS)[0] == 202
     assert harness.post(VITALS)[0] == 202  # same Idempotency-Key: the SDK retrying after a lost answer

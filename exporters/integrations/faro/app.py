@@ -46,6 +46,8 @@ class CollectorSettings:
         rate, burst: payloads per second per session (``x-faro-session-id``, else the client address), and the
             burst allowed; more is refused with 429 and ``Retry-After``, which the SDK honours.
         max_sessions: session rate buckets held at once (least recently used forgotten first).
+        address_rate, address_burst: the same per client address, above the sessions behind it (an office behind
+            one NAT address), so a client cannot escape the session limit by sending a new session id each time.
     """
 
     app_keys: Mapping[str, str]
@@ -55,6 +57,8 @@ class CollectorSettings:
     rate: float = 5.0
     burst: int = 20
     max_sessions: int = 10_000
+    address_rate: float = 50.0
+    address_burst: int = 200
     extra_allowed_headers: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
@@ -81,6 +85,7 @@ class FaroCollector:
         self.logger = logger or logging.getLogger("tracklog.faro")
         self.metrics = default_faro_metrics() if metrics is None or metrics is True else (metrics or None)
         self.limiter = RateLimiter(settings.rate, settings.burst, settings.max_sessions, clock)
+        self.address_limiter = RateLimiter(settings.address_rate, settings.address_burst, settings.max_sessions, clock)
         self.recent = RecentKeys()
         self._origins = frozenset(o.rstrip("/").lower() for o in settings.allowed_origins)
         headers = (*ALLOWED_HEADERS, *(h.lower() for h in settings.extra_allowed_headers))
@@ -120,7 +125,7 @@ class FaroCollector:
             return
         client = scope.get("client")
         session = headers.get("x-faro-session-id") or (f"addr:{client[0]}" if client else "unknown")
-        wait = self.limiter.take(session)
+        wait = self.limiter.take(session) or (self.address_limiter.take(client[0]) if client else 0.0)
         if wait > 0:
             await self._refuse(send, "rate_limited", 429, "too many payloads for this session", cors,
                                [(b"retry-after", str(max(1, math.ceil(wait))).encode())])
