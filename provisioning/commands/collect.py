@@ -38,6 +38,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--address-rate", type=float, default=50.0,
                         help="payloads per second per client address, over all its sessions (429 above)")
     parser.add_argument("--address-burst", type=int, default=200, help="payloads an address may send at once")
+    parser.add_argument("--proxy-hops", type=int, default=0,
+                        help="proxies in front that append X-Forwarded-For (default 0: the header is ignored)")
     parser.add_argument("--no-metrics", action="store_true", help="do not serve /metrics beside the collector")
     parser.set_defaults(run=run)
 
@@ -64,7 +66,8 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     settings = CollectorSettings(app_keys=app_keys(os.environ.get(args.keys_env, ""), args.keys_env),
                                  allowed_origins=tuple(args.allow_origin), path=args.path,
                                  max_body_bytes=args.max_body_bytes, rate=args.rate, burst=args.burst,
-                                 address_rate=args.address_rate, address_burst=args.address_burst)
+                                 address_rate=args.address_rate, address_burst=args.address_burst,
+                                 proxy_hops=args.proxy_hops)
     handler = faro_handler(cfg)
     logger = logging.getLogger("tracklog.faro")
     logger.propagate = False  # one stderr line per browser record would drown the collector's own messages

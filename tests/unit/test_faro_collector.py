@@ -285,6 +285,23 @@ def test_new_session_ids_do_not_escape_the_limit_of_their_address() -> None:
         limited.close()
 
 
+def test_behind_a_proxy_the_forwarded_address_is_the_client() -> None:
+    proxied = Harness(proxy_hops=1, address_rate=0.5, address_burst=1)
+    try:
+        body = json.dumps(VITALS["body"]).encode()
+
+        def post(forwarded: str, session: str) -> int:
+            headers = {"x-api-key": KEY, "x-faro-session-id": session, "x-forwarded-for": forwarded}
+            return call(proxied.app, "POST", "/collect", headers, body, client=("10.0.0.2", 1))[0]
+
+        assert post("198.51.100.1", "s1") == 202
+        assert post("198.51.100.2", "s2") == 202  # the proxy's own address is not everyone's budget
+        assert post("6.6.6.6, 198.51.100.1", "s3") == 429  # a spoofed first entry does not help: one hop is trusted
+        assert {e["client.address"] for e in proxied.events()} == {"198.51.100.1", "198.51.100.2"}
+    finally:
+        proxied.close()
+
+
 def test_a_retried_batch_is_logged_once(harness: Harness) -> None:
     assert harness.post(VITALS)[0] == 202
     assert harness.post(VITALS)[0] == 202  # same Idempotency-Key: the SDK retrying after a lost answer

@@ -48,6 +48,9 @@ class CollectorSettings:
         max_sessions: session rate buckets held at once (least recently used forgotten first).
         address_rate, address_burst: the same per client address, above the sessions behind it (an office behind
             one NAT address), so a client cannot escape the session limit by sending a new session id each time.
+        proxy_hops: how many proxies in front of the collector append to ``X-Forwarded-For`` (as werkzeug's
+            ProxyFix ``x_for``): the client address is the one that many entries from the right. 0 (the default)
+            ignores the header, which anyone can send.
     """
 
     app_keys: Mapping[str, str]
@@ -59,6 +62,7 @@ class CollectorSettings:
     max_sessions: int = 10_000
     address_rate: float = 50.0
     address_burst: int = 200
+    proxy_hops: int = 0
     extra_allowed_headers: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
@@ -123,9 +127,9 @@ class FaroCollector:
         if service is None:
             await self._refuse(send, "unauthorized", 401, "missing or unknown x-api-key", cors)
             return
-        client = scope.get("client")
-        session = headers.get("x-faro-session-id") or (f"addr:{client[0]}" if client else "unknown")
-        wait = self.limiter.take(session) or (self.address_limiter.take(client[0]) if client else 0.0)
+        address = self._client_address(scope, headers)
+        session = headers.get("x-faro-session-id") or f"addr:{address}"
+        wait = self.limiter.take(session) or (self.address_limiter.take(address) if address else 0.0)
         if wait > 0:
             await self._refuse(send, "rate_limited", 429, "too many payloads for this session", cors,
                                [(b"retry-after", str(max(1, math.ceil(wait))).encode())])
@@ -155,7 +159,7 @@ class FaroCollector:
             self._forget(service, idempotency)
             await self._refuse(send, "bad_request", 400, f"not a Faro payload: {exc}", cors)
             return
-        self.log_payload(payload, service, client[0] if client else None)
+        self.log_payload(payload, service, address)
         self._count("accepted")
         await _answer(send, 202, b"ok", cors)
 
@@ -174,6 +178,14 @@ class FaroCollector:
                 self.logger.handle(entry)
                 logged += 1
         return logged
+
+    def _client_address(self, scope: Scope, headers: dict[str, str]) -> str | None:
+        client = scope.get("client")
+        peer = str(client[0]) if client else None
+        if self.settings.proxy_hops <= 0:
+            return peer
+        hops = [part.strip() for part in headers.get("x-forwarded-for", "").split(",") if part.strip()]
+        return hops[-self.settings.proxy_hops] if len(hops) >= self.settings.proxy_hops else peer
 
     def _origin_allowed(self, origin: str) -> bool:
         return "*" in self._origins or origin.rstrip("/").lower() in self._origins
