@@ -29,6 +29,7 @@ from provisioning.retentionrules import (  # re-exported: the loaded config's pa
     _known_keys,
     read_log_types,
 )
+from provisioning.securityconfig import SecurityConfig, read_security
 from provisioning.timerange import NS, parse_duration
 from provisioning.yamlreader import LineDict as _LineDict
 from provisioning.yamlreader import LineLoader as _LineLoader
@@ -180,6 +181,7 @@ class Config:
     notifications: Notifications = field(default_factory=Notifications)
     grafana: GrafanaSettings = field(default_factory=GrafanaSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    security: SecurityConfig | None = None
 
     @property
     def root(self) -> Path:
@@ -325,6 +327,7 @@ def _build(path: Path, raw: _LineDict) -> Config:
     notifications = read_notifications(r, raw)
     grafana = read_grafana(r, raw)
     smtp = read_smtp(r, raw)
+    security = read_security(r, raw)
 
     if r.problems:
         raise ConfigError(r.problems)
@@ -343,6 +346,7 @@ def _build(path: Path, raw: _LineDict) -> Config:
         notifications=notifications,
         grafana=grafana,
         smtp=smtp,
+        security=security,
     )
 
 

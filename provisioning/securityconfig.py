@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from provisioning.config import _Reader
 from provisioning.errors import ConfigError
 from provisioning.timerange import NS, TimeRangeError, parse_duration
+from provisioning.yamlreader import Reader as _Reader
 
 ALL = "all"
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -135,15 +135,21 @@ class SecurityConfig:
     def from_raw(cls, raw: Mapping[str, Any], path: str | Path = "tracklog.yaml") -> SecurityConfig:
         """Read ``security`` of tracklog.yaml (Config.raw); ConfigError names every problem with file:line."""
         r = _Reader(Path(path))
-        section = r.mapping(raw, "security", "security")
-        role_field = r.string(section, "role_field", "security.role_field", DEFAULT_ROLE_FIELD)
-        populations = _populations(r, section, _strings(r, section, "admin_roles", "security"))
-        names = {p.name for p in populations}
-        scopes = _scopes(r, section, names)
-        attacks = _attacks(r, section)
+        found = read_security(r, raw)
         if r.problems:
             raise ConfigError(r.problems)
-        return cls(role_field, populations, scopes, attacks)
+        return found
+
+
+def read_security(r: _Reader, raw: Mapping[str, Any]) -> SecurityConfig:
+    """The ``security`` section, its problems going to ``r`` (config.load collects them with every other's)."""
+    section = r.mapping(raw, "security", "security")
+    role_field = r.string(section, "role_field", "security.role_field", DEFAULT_ROLE_FIELD)
+    populations = _populations(r, section, _strings(r, section, "admin_roles", "security"))
+    names = {p.name for p in populations}
+    scopes = _scopes(r, section, names)
+    attacks = _attacks(r, section)
+    return SecurityConfig(role_field, populations, scopes, attacks)
 
 
 def _strings(r: _Reader, node: Any, key: str, where: str) -> list[str]:

@@ -51,7 +51,7 @@ def _read(args: argparse.Namespace, default_since: str, line_filter: bool):
     cfg = config.load(args.config)
     thresholds = detection.Thresholds.from_raw(cfg.raw)
     policy = detection.Policy.from_raw(cfg.raw)
-    security = SecurityConfig.from_raw(cfg.raw, cfg.path)
+    security = cfg.security or SecurityConfig()
     span = resolve(args.since, args.start, args.end, time.time_ns(), default_since)
     reader = reader_for(cfg, detection.LOG_TYPES)
     records = detection.records_from(reader.entries(detection.selector(args.env, line_filter=line_filter),
