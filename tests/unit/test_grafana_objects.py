@@ -421,3 +421,24 @@ def test_folder_checks_name_the_permission_and_a_shared_uid(rendered, tmp_path):
     same = config_with(tmp_path / "b", r"^(\s*security_folder_uid:)\s*\S+", r"\g<1> tracklog")
     problems = [str(p) for p in _check_folders(same, render(same, out_dir=tmp_path / "b" / "build"))]
     assert any("grafana.folder_uid and grafana.security_folder_uid must differ" in p for p in problems), problems
+
+
+# --- mute timings and the policy tree --------------------------------------------------------------------
+
+
+def test_a_changed_mute_timing_is_updated_in_place_and_the_tree_keeps_naming_it(rendered, cfg, grafana, tmp_path):
+    _apply_all(grafana.target(cfg, rendered))
+    assert grafana.org.mutes["maintenance"]["time_intervals"] == [
+        {"weekdays": ["sunday"], "times": [{"start_time": "02:00", "end_time": "04:00"}]}]
+    later = config_with(tmp_path, r'start: "02:00", end: "04:00"', 'start: "01:00", end: "05:00"')
+    target = grafana.target(later, rendered)
+    plan = _plan(target)
+    assert [(c.action, c.resource.kind, c.resource.uid) for c in plan.changes] == [
+        (UPDATE, "grafana-mute-timing", "maintenance")]
+    for change in plan.changes:
+        target.apply(change)
+    assert grafana.org.mutes["maintenance"]["time_intervals"][0]["times"] == [
+        {"start_time": "01:00", "end_time": "05:00"}]
+    assert grafana.org.mutes["maintenance"]["provenance"] == "api"
+    assert "maintenance" in str(grafana.org.tree)
+    assert _plan(target).changes == []
