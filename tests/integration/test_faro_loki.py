@@ -45,14 +45,14 @@ def fresh(name: str, session: str, trace: str) -> tuple[dict[str, str], bytes]:
 class Collector:
     """FaroCollector on the stdlib server, logging through a LokiHandler to ``loki_url`` (spooling in ``spool``)."""
 
-    def __init__(self, loki_url: str, spool: Path) -> None:
+    def __init__(self, loki_url: str, spool: Path, origin: str = ORIGIN) -> None:
         self.handler = LokiHandler(loki_url, service="faro-collector", spool_dir=spool, spool_name="faro",
                                    batch_max_wait=0.2)
         self.logger = logging.getLogger(f"tracklog.faro.it.{uuid.uuid4().hex[:6]}")
         self.logger.propagate = False
         self.logger.setLevel(logging.INFO)
         self.logger.addHandler(self.handler)
-        settings = CollectorSettings(app_keys={KEY: "tracking-web"}, allowed_origins=(ORIGIN,))
+        settings = CollectorSettings(app_keys={KEY: "tracking-web"}, allowed_origins=(origin,))
         self.app = FaroCollector(settings, logger=self.logger, metrics=FaroMetrics(registry=CollectorRegistry()))
         self.server = AsgiServer(self.app, read_limit=settings.max_body_bytes).start()
         self.url = f"http://127.0.0.1:{self.server.port}/collect"

@@ -1,15 +1,18 @@
 // A tiny tracking page instrumented with Grafana Faro, to capture the SDK's real payloads.
-import { initializeFaro, getWebInstrumentations } from '@grafana/faro-web-sdk';
+import { initializeFaro, getWebInstrumentations, FetchTransport } from '@grafana/faro-web-sdk';
 import { TracingInstrumentation } from '@grafana/faro-web-tracing';
 
 const params = new URLSearchParams(location.search);
 const collector = params.get('collector');
 const api = params.get('api');
 const faro = initializeFaro({
-  url: collector + '/collect',
-  apiKey: 'test-app-key',
+  transports: [new FetchTransport({
+    url: collector + '/collect',
+    apiKey: params.get('key') || 'test-app-key',
+    requestCompression: params.get('gzip') === '1',  // gzip through the browser's CompressionStream
+  })],
   app: { name: 'tracking-web', version: '1.4.0', environment: 'dev' },
-  user: { id: 'u-17', username: 'dispatcher-17', email: 'dispatcher17@example.com', attributes: { role: 'dispatcher' } },
+  user: { id: params.get('user') || 'u-17', username: 'dispatcher-17', email: 'dispatcher17@example.com', attributes: { role: 'dispatcher' } },
   batching: { enabled: true, sendTimeout: 200 },
   instrumentations: [
     ...getWebInstrumentations({ captureConsole: true }),
