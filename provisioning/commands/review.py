@@ -1,4 +1,4 @@
-"""Review and refine: backtest the alert rules over history, with threshold suggestions and what-ifs (`alerts`)."""
+"""Review and refine: alert rules backtested over history (`alerts`), retention against use and cost (`retention`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import time
 
 from provisioning import config, timerange
-from provisioning.review import alerts, output, suggest
+from provisioning.review import alerts, output, retention_read, retention_view, suggest
 from provisioning.review.history import LokiSource, PrometheusSource
 
 
@@ -31,6 +31,16 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     a.add_argument("--output", "-o", choices=("text", "json"), default="text")
     a.set_defaults(run=run_alerts)
 
+    r = kinds.add_parser("retention", help="ingestion per day, steady-state size and cost at the configured retention")
+    r.add_argument("--since", default="7d", help="whole days of history to average (default 7d)")
+    r.add_argument("--price-gb-month", type=float, default=0.023, help="Loki storage, $ per GB-month (default 0.023)")
+    r.add_argument("--s3-price-gb-month", type=float, default=0.023, help="the archive's S3, $ per GB-month")
+    r.add_argument("--query-log", metavar="FILE", help="Loki's log, for how far back people query "
+                                                       "(default: the native stack's state/logs/loki.log)")
+    r.add_argument("--prefix", default="archive", help="the archive's key prefix in the bucket (default archive)")
+    r.add_argument("--output", "-o", choices=("text", "json"), default="text")
+    r.set_defaults(run=run_retention)
+
 
 def run_alerts(args: argparse.Namespace) -> int:
     now = time.time_ns()
@@ -49,3 +59,16 @@ def run_alerts(args: argparse.Namespace) -> int:
     else:
         print(output.text(result, cfg.path.name))
     return 1 if any(r.error for r in result.rules) else 0
+
+
+def run_retention(args: argparse.Namespace) -> int:
+    cfg = config.load(args.config)
+    days = max(1, round(timerange.parse_duration(args.since) / timerange.NS / retention_read.DAY))
+    query_log = args.query_log or retention_read.default_query_log(cfg)
+    result = retention_read.review(cfg, time.time(), days, args.price_gb_month, args.s3_price_gb_month, query_log,
+                                   args.prefix)
+    if args.output == "json":
+        print(json.dumps(retention_view.as_json(result), indent=2))
+    else:
+        print(retention_view.text(result))
+    return 0

@@ -104,10 +104,11 @@ class LokiSource:
             self._readers[tenant] = LokiReader(self.config, self.timeout, tenant=tenant)
         return self._readers[tenant]
 
-    def range(self, query: str, start: float, end: float, step: float) -> Series:
+    def range(self, query: str, start: float, end: float, step: float, align: bool = True) -> Series:
+        """``align``: evaluate on multiples of ``step`` as a ruler would; else at start, start + step, ... end."""
         reader = self._reader(query)
         out: Series = defaultdict(list)
-        for a, b in _chunks(*grid(start, end, step), step):
+        for a, b in _chunks(*(grid(start, end, step) if align else (start, end)), step):
             self.queries += 1
             try:
                 data = reader.query_range(query, int(a * NS), int(max(b, a + 0.001) * NS), step=f"{step:g}s")
