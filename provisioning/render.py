@@ -15,10 +15,10 @@ from typing import Any
 
 import yaml
 
+from exporters.files import write_atomic
 from provisioning import datasources
 from provisioning.config import Config
 from provisioning.errors import RenderError
-from provisioning.files import write_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 ENTRY = REPO / "tracklog.jsonnet"

@@ -18,11 +18,11 @@ from pathlib import Path
 import requests
 import yaml
 
+from exporters.files import write_atomic
 from provisioning import alertmanager
 from provisioning.config import Config, LokiEndpoint
 from provisioning.datasources import query_tenant
 from provisioning.errors import TracklogError
-from provisioning.files import write_atomic
 from provisioning.plan import DELETE, Change, Resource
 from provisioning.render import Rendered
 from provisioning.statepaths import Paths

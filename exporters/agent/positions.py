@@ -9,10 +9,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from exporters.files import write_atomic
 
 
 class PositionsError(ValueError):
@@ -83,17 +84,7 @@ def save(path: str | os.PathLike[str], positions: Mapping[str, Position]) -> Non
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     body = json.dumps({key: pos.to_json() for key, pos in sorted(positions.items())}, indent=1).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(body)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, body, durable=True)
     _fsync_directory(path.parent)
 
 

@@ -8,6 +8,7 @@ import json
 import os
 from pathlib import Path
 
+from exporters.files import write_atomic
 from exporters.loki.encode import Entry
 
 
@@ -92,12 +93,7 @@ class Spool:
             raise SpoolFull(f"spool {directory} holds {self._bytes} bytes, limit {self.max_bytes}")
         path = directory / f"{self._seq:012d}.seg"
         self._seq += 1
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as out:
-            out.write(payload)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, payload, durable=True)
         self._segments.append(path)
         self._bytes += len(payload)
         return path

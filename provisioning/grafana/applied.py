@@ -17,7 +17,7 @@ import os
 import secrets
 from pathlib import Path
 
-from provisioning.files import write_atomic
+from exporters.files import write_atomic
 
 UNKNOWN = "<secret set in Grafana, not applied from here>"
 MISSING = "<secret not set>"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import requests
 
+from exporters.files import write_atomic
 from provisioning import procs
 from provisioning.config import DEFAULT_PORTS, Config
 from provisioning.errors import StackError
@@ -271,13 +272,7 @@ def _tail(path: Path, lines: int = 15) -> str:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, text)
 
 
 def _say(message: str) -> None:
