@@ -4,7 +4,7 @@ PY := .venv/bin/python
 TRACKLOG := .venv/bin/tracklog
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: compose-config venv stack-build stack-up stack-down stack-status lint test test-unit test-integration test-distributed bench demo provision clean
+.PHONY: faro-page compose-config venv stack-build stack-up stack-down stack-status lint test test-unit test-integration test-distributed bench demo provision clean
 
 venv: .venv/.installed
 .venv/.installed: pyproject.toml
@@ -35,10 +35,15 @@ test-unit: venv
 
 # Builds/installs the servers first (cached under ~/.cache/tracklog), then runs every test; the integration
 # tests start the stack themselves if it is not running, and stop what they started.
-test: venv lint stack-build
+test: venv lint stack-build faro-page
 	$(PY) -m pytest -m "not distributed" tests
 
-test-integration: venv stack-build
+# The tracking page instrumented with Grafana Faro's Web SDK, bundled with npm and esbuild outside the repository
+# (~/.cache/tracklog/faro-page, reused); the browser test loads it in the chromium `tracklog stack build` installs.
+faro-page:
+	test -f $${TRACKLOG_FARO_PAGE_DIR:-$$HOME/.cache/tracklog/faro-page}/page.bundle.js || sh tests/unit/data/faro/build.sh
+
+test-integration: venv stack-build faro-page
 	$(PY) -m pytest -m "not distributed" tests/integration
 
 # The distributed Loki topology (127.0.15.x, its own S3 gateway and state/distributed/) and its fault tests: about

@@ -33,9 +33,11 @@ PAGE_DIR = Path(os.environ.get("TRACKLOG_FARO_PAGE_DIR") or Path.home() / ".cach
 CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
 
 pytestmark = [
-    pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (tracklog does not install one)"),
+    pytest.mark.skipif(CHROMIUM is None,
+                       reason="no chromium on PATH (`tracklog stack build`, run by make test, installs it with apt-get)"),
     pytest.mark.skipif(not (PAGE_DIR / "page.bundle.js").exists(),
-                       reason=f"no Faro page bundle in {PAGE_DIR}: run tests/unit/data/faro/build.sh (npm, esbuild)"),
+                       reason=f"no Faro page bundle in {PAGE_DIR}: `make faro-page` (run by make test) builds it "
+                              "with npm and esbuild"),
 ]
 
 
