@@ -34,7 +34,8 @@ CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", 
 
 pytestmark = [
     pytest.mark.skipif(CHROMIUM is None,
-                       reason="no chromium on PATH (`tracklog stack build`, run by make test, installs it with apt-get)"),
+                       reason="no chromium on PATH (`tracklog stack build`, run by make test, installs it "
+                              "with apt-get)"),
     pytest.mark.skipif(not (PAGE_DIR / "page.bundle.js").exists(),
                        reason=f"no Faro page bundle in {PAGE_DIR}: `make faro-page` (run by make test) builds it "
                               "with npm and esbuild"),
