@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from provisioning import cli, config, provision
+from provisioning.grafana.applied import AppliedSecrets
 from tests.grafana_lookalike.harness import ADMIN_TOKEN, SLACK_URL, Harness, provision_from_files
 from tests.integration.conftest import ROOT
 
@@ -26,6 +27,8 @@ def user_env(stack, grafana: Harness, monkeypatch) -> Iterator[Harness]:
     monkeypatch.setenv("TRACKLOG_GRAFANA_URL", grafana.url)
     monkeypatch.setenv("GRAFANA_TOKEN", ADMIN_TOKEN)
     yield grafana
+    cfg = config.load(ROOT / "tracklog.yaml")
+    AppliedSecrets(cfg.stack.state_dir, grafana.url).path.unlink(missing_ok=True)  # this look-alike's, gone with it
     for name in ("TRACKLOG_GRAFANA_URL", "TRACKLOG_SLACK_WEBHOOK_URL", "GRAFANA_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     provision.apply(provision.plan(config.load(ROOT / "tracklog.yaml")), force=True)
