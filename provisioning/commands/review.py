@@ -1,4 +1,5 @@
-"""Review and refine: alert rules backtested over history (`alerts`), retention against use and cost (`retention`)."""
+"""Review and refine: alert rules backtested over history (`alerts`), retention against use and cost (`retention`),
+logging standards per service and log type (`schema`)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import argparse
 import json
 import time
 
-from provisioning import config, timerange
-from provisioning.review import alerts, output, retention_read, retention_view, suggest
+from provisioning import config, logql, timerange
+from provisioning.review import alerts, output, retention_read, retention_view, schema_read, schema_view, suggest
 from provisioning.review.history import LokiSource, PrometheusSource
 
 
@@ -41,6 +42,20 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--output", "-o", choices=("text", "json"), default="text")
     r.set_defaults(run=run_retention)
 
+    s = kinds.add_parser("schema", help="logging standards per service and log type; exit 2 when there are findings")
+    s.add_argument("--since", default="1d", help="the window reviewed, back from --to (default 1d)")
+    s.add_argument("--to", dest="end", metavar="TIME", help="end (default now)")
+    s.add_argument("--lookback", default="7d",
+                   help="the window before --since that new fields and stopped log types are judged against "
+                        "(default 7d)")
+    s.add_argument("--service", action="append", default=[], help="only this service (repeat or comma-separate)")
+    s.add_argument("--env", action="append", default=[], help="only this env (repeat or comma-separate)")
+    s.add_argument("--sample", type=int, default=schema_read.DEFAULT_SAMPLE,
+                   help=f"newest records read per service and log type in each window "
+                        f"(default {schema_read.DEFAULT_SAMPLE})")
+    s.add_argument("--output", "-o", choices=("text", "json"), default="text")
+    s.set_defaults(run=run_schema)
+
 
 def run_alerts(args: argparse.Namespace) -> int:
     now = time.time_ns()
@@ -72,3 +87,18 @@ def run_retention(args: argparse.Namespace) -> int:
     else:
         print(retention_view.text(result))
     return 0
+
+
+def run_schema(args: argparse.Namespace) -> int:
+    cfg = config.load(args.config)
+    now = time.time_ns()
+    span = timerange.resolve(args.since, None, args.end, now, "1d")
+    lookback = timerange.parse_duration(args.lookback) / timerange.NS
+    result = schema_read.review(cfg, span.start_ns / timerange.NS, span.end_ns / timerange.NS, lookback,
+                                services=logql.split_values(args.service), envs=logql.split_values(args.env),
+                                size=max(1, args.sample))
+    if args.output == "json":
+        print(json.dumps(schema_view.as_json(result), indent=2))
+    else:
+        print(schema_view.text(result))
+    return 2 if result.findings else 0
