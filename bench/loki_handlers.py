@@ -6,6 +6,8 @@ anchor for the caller's time per call. Ratios, not absolute times, are what to c
 
     python -m bench loki            # all scenarios, 100,000 records healthy / 5,000 per failure scenario
     python -m bench loki --quick    # 10,000 / 1,000, for a first look
+    python -m bench loki --baseline 9e40ac5 --scenarios healthy --handlers tracklog,stream-file
+                                    # also tracklog as it was at that revision (a git worktree), side by side
 """
 
 from __future__ import annotations
@@ -38,6 +40,22 @@ SINGLE_ROUND = {"python-logging-loki"}
 FAILURE_LOG_SECONDS = 25.0  # the outage (15 s) outlasts loki-logger-handler's 10 s flush interval
 EXIT_LIMIT_S = 300
 ROOT = Path(__file__).resolve().parents[1]
+# handler "tracklog@REV" -> the checkout of REV its worker runs in (bench.worker and exporters of that revision)
+WORKTREES: dict[str, Path] = {}
+
+
+def _worker(handler: str) -> tuple[str, Path]:
+    """The worker's --handler and directory: a baseline handler runs its own revision's code."""
+    name, _, revision = handler.partition("@")
+    return name, (WORKTREES[revision] if revision else ROOT)
+
+
+def add_baseline(revision: str, where: Path) -> str:
+    """Check ``revision`` out into ``where`` (a detached git worktree) and name its tracklog handler."""
+    subprocess.run(["git", "worktree", "add", "--detach", "-f", str(where), revision], cwd=ROOT, check=True,
+                   capture_output=True)
+    WORKTREES[revision] = where
+    return f"tracklog@{revision}"
 
 
 def wait_for_count(loki_url: str, service: str, expected: int, settle_s: float = 12.0) -> tuple[int, float]:
@@ -58,17 +76,18 @@ def run_one(handler: str, scenario: str, records: int, loki_url: str, spool: Pat
     mode, share = SCENARIOS[scenario]
     rate = 0.0 if mode == "forward" else records / FAILURE_LOG_SECONDS
     seconds = share * FAILURE_LOG_SECONDS
-    service = f"bench-{handler}-{scenario}-{time.time_ns() % 10**8}"
+    service = f"bench-{handler.replace('@', '-at-')}-{scenario}-{time.time_ns() % 10**8}"
     proxy = FaultProxy(loki_url)
     if mode != "forward":
         proxy.fail(mode, seconds)
     loki_cpu_before = loki_cpu_seconds(loki_url)
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
+    kind, cwd = _worker(handler)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "bench.worker", "--handler", handler, "--url", proxy.url, "--service", service,
+        [sys.executable, "-m", "bench.worker", "--handler", kind, "--url", proxy.url, "--service", service,
          "--records", str(records), "--rate", str(rate), "--spool-dir", str(spool)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     assert worker.stdout is not None
     stats = json.loads(worker.stdout.readline() or "{}")
@@ -107,10 +126,11 @@ def run_one(handler: str, scenario: str, records: int, loki_url: str, spool: Pat
 
 
 def replay_spool(handler: str, service: str, loki_url: str, spool: Path, records: int) -> int:
+    kind, cwd = _worker(handler)
     subprocess.run(
-        [sys.executable, "-m", "bench.worker", "--handler", handler, "--url", loki_url, "--service", service,
+        [sys.executable, "-m", "bench.worker", "--handler", kind, "--url", loki_url, "--service", service,
          "--records", "0", "--spool-dir", str(spool)],
-        cwd=ROOT, capture_output=True, timeout=120, check=False,
+        cwd=cwd, capture_output=True, timeout=120, check=False,
     )
     return wait_for_count(loki_url, service, records)[0]
 
@@ -157,6 +177,20 @@ def table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def baseline_lines(runs: list[dict]) -> str:
+    """The caller's median time per call against the baseline revision's, per round (same round, same order)."""
+    out = []
+    for base in sorted({r["handler"] for r in runs if "@" in r["handler"]}):
+        pairs = [(r["call_median_us"], b["call_median_us"]) for r in runs for b in runs
+                 if r["handler"] == "tracklog" and b["handler"] == base and r["scenario"] == b["scenario"] == "healthy"
+                 and r["round"] == b["round"]]
+        if pairs:
+            ratios = sorted(now / then for now, then in pairs)
+            out.append(f"caller median per call, tracklog / {base}: median {ratios[(len(ratios) - 1) // 2]:.2f}x "
+                       f"over {len(pairs)} rounds ({', '.join(f'{x:.2f}' for x in ratios)})")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench loki", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -167,11 +201,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3,
                         help="healthy runs per handler, in alternating order; the table shows the median run")
     parser.add_argument("--json", help="also write every run here")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also run tracklog as it was at this git revision, as handler tracklog@REV")
     args = parser.parse_args(argv)
     healthy_n, failure_n = (10_000, 1_000) if args.quick else (100_000, 5_000)
     handlers = args.handlers.split(",")
     runs = []
     spool_root = Path(tempfile.mkdtemp(prefix="tracklog-bench-"))
+    if args.baseline:
+        handlers.insert(1, add_baseline(args.baseline, spool_root / "baseline"))
     try:
         for scenario in args.scenarios.split(","):
             for round_no in range(args.rounds if scenario == "healthy" else 1):
@@ -186,9 +224,13 @@ def main(argv: list[str] | None = None) -> int:
                     runs.append(row)
                     print(json.dumps(row), file=sys.stderr, flush=True)
     finally:
+        for where in WORKTREES.values():
+            subprocess.run(["git", "worktree", "remove", "--force", str(where)], cwd=ROOT, check=False,
+                           capture_output=True)
         shutil.rmtree(spool_root, ignore_errors=True)
     rows = median_runs(runs)
     print(table(rows))
+    print(baseline_lines(runs))
     if args.json:
         Path(args.json).write_text(json.dumps(runs, indent=2))
     return 0
