@@ -5,10 +5,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
 from provisioning import config, logql, timerange
-from provisioning.review import alerts, output, retention_read, retention_view, schema_read, schema_view, suggest
+from provisioning.review import (
+    alerts,
+    alerts_html,
+    output,
+    retention_read,
+    retention_view,
+    schema_read,
+    schema_view,
+    suggest,
+)
 from provisioning.review.history import LokiSource, PrometheusSource
 
 
@@ -30,6 +41,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                    help="a window of a real incident the rule should fire in (repeat for more)")
     a.add_argument("--incidents-file", metavar="FILE", help="START/END windows, one a line (# comments)")
     a.add_argument("--output", "-o", choices=("text", "json"), default="text")
+    a.add_argument("--html", metavar="DIR", help="also write DIR/review-alerts.html: a self-contained page with a "
+                                                 "chart per rule (signal, thresholds, firings, marked incidents)")
     a.set_defaults(run=run_alerts)
 
     r = kinds.add_parser("retention", help="ingestion per day, steady-state size and cost at the configured retention")
@@ -73,6 +86,12 @@ def run_alerts(args: argparse.Namespace) -> int:
         print(json.dumps(output.as_json(result, cfg.path.name), indent=2))
     else:
         print(output.text(result, cfg.path.name))
+    if args.html:
+        # the signals are in the sources' cache: drawing them makes no further query
+        series_of = {r.rule.title: alerts.select(sources.series(r.rule, result.start, result.end), match)
+                     for r in result.rules if not r.error}
+        page = alerts_html.write(Path(args.html), result, series_of, cfg.path.name)
+        print(f"wrote {page}", file=sys.stderr)
     return 1 if any(r.error for r in result.rules) else 0
 
 
