@@ -82,7 +82,8 @@ def chart(r: RuleReview, series: Series, start: float, end: float,
     title = f"{rule.title}: {rule.op} {output.number(rule.threshold)}"
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" width="{WIDTH}" height="{height}" '
              f'viewBox="0 0 {WIDTH} {height}" data-rule="{esc(rule.title)}" data-points="{points}" '
-             f'data-series="{len(drawn)}" data-firings="{r.backtest.count}" data-incidents="{len(incidents)}">'
+             f'data-series="{len(drawn)}" data-firings="{r.backtest.count}" data-incidents="{len(incidents)}" '
+             f'data-plot-top="{TOP}">'
              f"<title>{esc(title)}</title>",
              f'<text class="chart-title" x="{LEFT}" y="{TITLE_Y}" font-size="15" font-weight="bold">'
              f"{esc(title)}</text>"]

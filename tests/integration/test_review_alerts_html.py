@@ -27,6 +27,7 @@ import requests
 
 from provisioning import cli
 from provisioning.audit.markup import CSP
+from provisioning.review import alerts_html
 from tests.integration.conftest import ROOT, wait_for
 from tests.integration.test_audit_report_browser import chromium, console_messages, png_size, run_chromium
 from tests.integration.test_review_loki import BURSTS, NS, _record
@@ -54,8 +55,8 @@ PROBE = """(function () {
         legends: [...svg.querySelectorAll('g.legend')].map((g) => g.textContent),
         legends_overlap: boxes.some((a, i) => boxes.some((b, j) => i < j && overlap(a, b))),
         legend_covers_title: boxes.some((b) => overlap(b, box(svg.querySelector('.chart-title')))),
-        legend_over_plot: boxes.some((b) => b.y + b.h > box(svg.querySelector('line.threshold')).y &&
-                                            b.y + b.h > plot.y + 78 * plot.h / Number(svg.getAttribute('height')))});
+        legend_over_plot: boxes.some((b) => b.y + b.h > plot.y + Number(svg.dataset.plotTop) * plot.h /
+                                            Number(svg.getAttribute('height')))});
     }
     out.summary_rows = document.querySelector('#rules-summary').tBodies[0].rows.length;
   } catch (e) {
@@ -116,17 +117,30 @@ def probed_copy(page: Path) -> Path:
     return target
 
 
-def test_the_page_renders_a_chart_with_the_signal_thresholds_firings_and_incident(
-        history: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    binary = chromium()
+def backtest_page(history: tuple[str, str], out: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, dict]:
     env, incident = history
-    out = tmp_path / "html"
     code = cli.main(["--config", str(ROOT / "tracklog.yaml"), "review", "alerts", "--rule", "RepeatedFailedLogins",
                      "--since", "3h", "--match", f"env={env}", "--budget", "1/3h", "--incident", incident,
                      "--output", "json", "--html", str(out)])
     assert code == 0
     [rule] = json.loads(capsys.readouterr().out)["rules"]
-    page = out / "review-alerts.html"
+    return out / "review-alerts.html", rule
+
+
+def probe(binary: str, tmp_path: Path, page: Path) -> dict:
+    probed = run_chromium(binary, tmp_path / "profile", "--dump-dom", probed_copy(page).as_uri())
+    assert console_messages(probed.stderr) == []
+    found = re.search(r'<pre id="probe">(.*?)</pre>', probed.stdout, re.DOTALL)
+    assert found, "the probe did not run: " + probed.stdout[-500:]
+    seen = json.loads(html.unescape(found.group(1)))
+    assert seen["errors"] == []
+    return seen
+
+
+def test_the_page_renders_a_chart_with_the_signal_thresholds_firings_and_incident(
+        history: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    binary = chromium()
+    page, rule = backtest_page(history, tmp_path / "html", capsys)
     source = page.read_text(encoding="utf-8")
     assert "<script" not in source
     assert "http://" not in source.replace("http://www.w3.org/2000/svg", "")
@@ -138,12 +152,7 @@ def test_the_page_renders_a_chart_with_the_signal_thresholds_firings_and_inciden
     assert shot.stat().st_size > 30_000  # text and a chart, not a blank page
     keep_artifact([shot, page])
 
-    probed = run_chromium(binary, tmp_path / "profile", "--dump-dom", probed_copy(page).as_uri())
-    assert console_messages(probed.stderr) == []
-    found = re.search(r'<pre id="probe">(.*?)</pre>', probed.stdout, re.DOTALL)
-    assert found, "the probe did not run: " + probed.stdout[-500:]
-    seen = json.loads(html.unescape(found.group(1)))
-    assert seen["errors"] == []
+    seen = probe(binary, tmp_path, page)
     assert seen["summary_rows"] == 1
     [chart] = seen["charts"]
     assert chart["rule"] == "RepeatedFailedLogins"
@@ -168,3 +177,14 @@ def test_the_page_renders_a_chart_with_the_signal_thresholds_firings_and_inciden
     assert not chart["legends_overlap"], chart["legends"]
     assert not chart["legend_covers_title"]
     assert not chart["legend_over_plot"]
+
+
+def test_the_probe_sees_legends_drawn_over_each_other(history: tuple[str, str], tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The legend check is not vacuous: with the series' legend on the first row, it fails."""
+    binary = chromium()
+    monkeypatch.setattr(alerts_html, "ROW", 0)
+    page, _ = backtest_page(history, tmp_path / "html", capsys)
+    [chart] = probe(binary, tmp_path, page)["charts"]
+    assert chart["legends_overlap"]
