@@ -8,6 +8,7 @@ Findings, per (service, log type):
 
 - ``missing_fields``: records without a field their type or event requires;
 - ``unknown_log_type``: a ``log_type`` (label or field) that is none of the four;
+- ``misfiled_event``: a helper's event (``auth.login``...) under another log type than the helper gives it;
 - ``unbounded_field``: a field meant to be low-cardinality (routes, outcomes, error types...) whose values are
   mostly distinct: ids or paths where a template belongs;
 - ``unbounded_label``: a stream label beyond tracklog's four, or one of them with too many values;
@@ -158,6 +159,21 @@ def unknown_types(sample: Sample) -> list[Finding]:
     return out
 
 
+def misfiled(sample: Sample) -> list[Finding]:
+    """Records of a helper's event under another log type than the helper's (a login as application is kept and
+    alerted on as application, not security)."""
+    events = event_fields()
+    wrong: Counter[tuple[str, str]] = Counter()
+    for record in sample.records:
+        event = record.get(s.EVENT_NAME) if record is not None else None
+        if isinstance(event, str) and event in events and events[event][0] != sample.log_type:
+            wrong[(event, events[event][0])] += 1
+    return [Finding("misfiled_event", sample.service, sample.log_type,
+                    f"{n} {event} records are {sample.log_type or '(no log_type)'}, not {belongs}: their retention, "
+                    f"alerts and tenant are {belongs}'s", s.EVENT_NAME, n, len(sample.records), (event,))
+            for (event, belongs), n in sorted(wrong.items())]
+
+
 def unbounded(sample: Sample, min_distinct: int = MIN_DISTINCT, max_ratio: float = MAX_RATIO) -> list[Finding]:
     """Low-cardinality fields whose values are mostly distinct in the sample."""
     values: dict[str, list[str]] = defaultdict(list)
@@ -246,6 +262,7 @@ def findings(now: Mapping[Key, Sample], before: Mapping[Key, Sample], label_sets
         sample = now[key]
         out += unknown_types(sample)
         out += missing(sample)
+        out += misfiled(sample) if sample.log_type in s.LOG_TYPES else []
         out += unbounded(sample)
         out += new_fields(sample, before.get(key))
     out += labels(label_sets)

@@ -11,6 +11,7 @@ from provisioning.timerange import NS, format_ns
 KINDS = {
     "missing_fields": "records missing required fields",
     "unknown_log_type": "unknown log types",
+    "misfiled_event": "events under another log type than their own",
     "unbounded_field": "fields whose values look unbounded",
     "unbounded_label": "labels that look unbounded",
     "new_field": "fields seen for the first time",

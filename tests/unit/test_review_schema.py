@@ -89,3 +89,12 @@ def test_a_well_behaved_service_has_no_findings() -> None:
     before = {("api", "application"): Sample("api", "application", 40, [http() for _ in range(40)])}
     sets = [{"service": "api", "env": "prod", "log_type": "application", "level": "info"}]
     assert schema.findings(now, before, sets, {("api", "application"): 40}, {("api", "application"): 40}) == []
+
+
+def test_an_event_under_another_log_type_is_misfiled() -> None:
+    login = record(**{"event__name": "auth.login", "user__id": "u", "auth__outcome": "failure",
+                      "client__address": "192.0.2.1"})
+    [found] = schema.misfiled(Sample("api", "application", 2, [login, http()]))
+    assert (found.kind, found.count, found.examples) == ("misfiled_event", 1, ("auth.login",))
+    assert "not security" in found.detail
+    assert schema.misfiled(Sample("api", "security", 1, [{**login, "log_type": "security"}])) == []
