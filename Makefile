@@ -38,10 +38,14 @@ test-unit: venv
 test: venv lint stack-build faro-page
 	$(PY) -m pytest -m "not distributed" tests
 
-# The tracking page instrumented with Grafana Faro's Web SDK, bundled with npm and esbuild outside the repository
-# (~/.cache/tracklog/faro-page, reused); the browser test loads it in the chromium `tracklog stack build` installs.
+# The pages instrumented with Grafana Faro's Web SDK, bundled with npm and esbuild outside the repository
+# (~/.cache/tracklog/faro-page, reused): the demo's tracking page (demo/page/; its web service serves it and the
+# demo's browser users load it; rebuilt when its sources change) and the browser test's capture page, both in the
+# chromium `tracklog stack build` installs.
 faro-page:
-	test -f $${TRACKLOG_FARO_PAGE_DIR:-$$HOME/.cache/tracklog/faro-page}/page.bundle.js || sh tests/unit/data/faro/build.sh
+	d=$${TRACKLOG_FARO_PAGE_DIR:-$$HOME/.cache/tracklog/faro-page}; \
+	test -f $$d/page.bundle.js -a $$d/tracking.bundle.js -nt demo/page/tracking.js \
+	  -a $$d/tracking.html -nt demo/page/tracking.html || sh demo/page/build.sh
 
 test-integration: venv stack-build faro-page
 	$(PY) -m pytest -m "not distributed" tests/integration
@@ -62,6 +66,8 @@ provision: venv
 # The demo's contact points: the printer the demo runs on the stack's webhook port (see demo/alerts.py).
 demo: export TRACKLOG_SLACK_WEBHOOK_URL ?= http://127.0.0.1:9099/security-slack
 demo: venv stack-up provision
+	@command -v npm >/dev/null && $(MAKE) --no-print-directory faro-page || \
+	  echo "demo: the tracking page is not built (no npm, or npm failed): the demo runs without browser users"
 	$(PY) -m demo
 
 compose-config: venv

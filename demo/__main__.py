@@ -10,8 +10,10 @@ import time
 
 import requests
 
-from demo import SERVICES, incidents, processes
+from demo import SERVICES, frontend, incidents, processes
 from demo.alerts import AlertPrinter
+from demo.browser import BrowserUsers
+from demo.cdp import find_chromium
 from demo.directory import BRUTE_FORCE_IP
 from demo.service import load_config
 from demo.traffic import Client, SimClock, Traffic, load_factor
@@ -33,11 +35,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--config", help="tracklog.yaml (default $TRACKLOG_CONFIG or ./tracklog.yaml)")
     p.add_argument("--seed", type=int, help="random seed for the traffic")
     p.add_argument("--status-every", type=float, default=30.0, help="print a status line this often (0: never)")
+    p.add_argument("--browser", action=argparse.BooleanOptionalAction, default=None,
+                   help="drive users in one headless chromium through the Faro-instrumented tracking page (default: "
+                        "on when chromium and the page bundle, `make faro-page`, exist)")
+    p.add_argument("--browser-actions-per-minute", type=float, default=6.0, help="the browser users' pace (6)")
+    p.add_argument("--browser-error-share", type=float, default=0.1,
+                   help="share of browser actions that hit the page's JavaScript bug (0.1)")
     return p.parse_args(argv)
 
 
+def browser_plan(wanted: bool | None) -> tuple[str | None, str | None]:
+    """(the chromium to drive users in, or None; why not)."""
+    if wanted is False:
+        return None, "--no-browser"
+    chromium = find_chromium()
+    reason = "no chromium on PATH (`tracklog stack build` installs it)" if chromium is None else frontend.missing()
+    return (None, reason) if reason else (chromium, None)
+
+
 def banner(loki: str, prometheus: str, env: str, children: list[processes.Child], schedule: incidents.Schedule,
-           args: argparse.Namespace) -> str:
+           args: argparse.Namespace, browser_line: str = "") -> str:
+    web = next((c.url for c in children if c.name == "web"), "")
     sel = f'env="{env}"'
     lines = [
         f"tracklog demo: delivery tracking, env={env}, one simulated day per {args.day_seconds:g}s "
@@ -48,6 +66,10 @@ def banner(loki: str, prometheus: str, env: str, children: list[processes.Child]
         "http://localhost:3000; `tracklog validate` checks the dashboards' queries against Loki and Prometheus",
         "services (127.0.0.1):",
         *(f"  {c.name:<15} {c.url:<24} metrics :{c.metrics_port}  pid {c.process.pid}" for c in children),
+        f"tracking page {web}/ (Grafana Faro's Web SDK; its collector is mounted at {web}/collect, the browser's "
+        f"records are service=\"{frontend.BROWSER_SERVICE}\")" if not frontend.missing() else
+        f"tracking page: not served: {frontend.missing()}",
+        *([browser_line] if browser_line else []),
         "incidents (relative to start):",
         *(f"  {line}" for line in schedule.describe()),
         "try in Loki (LogQL):",
@@ -57,6 +79,8 @@ def banner(loki: str, prometheus: str, env: str, children: list[processes.Child]
         f'  {{log_type="security", {sel}}} | json | client_address="{BRUTE_FORCE_IP}"',
         f'  {{log_type="audit", {sel}}} | json | event_name="permission.change"',
         f'  {{{sel}, service=~"web|tracking-api"}} | json | trace_id="<a trace_id from a web record>"',
+        f'  {{{sel}, service="{frontend.BROWSER_SERVICE}"}} | json | event_name="error"   '
+        f'(then `tracklog trace <its trace_id>`)',
         "try in Prometheus (PromQL):",
         f'  sum(rate(http_server_requests_total{{service="tracking-api", {sel}, status_class="5xx"}}[1m])) '
         f'/ sum(rate(http_server_requests_total{{service="tracking-api", {sel}}}[1m]))',
@@ -70,12 +94,15 @@ def banner(loki: str, prometheus: str, env: str, children: list[processes.Child]
     return "\n".join(lines)
 
 
-def status_line(started: float, clock: SimClock, client: Client, traffic: Traffic) -> str:
+def status_line(started: float, clock: SimClock, client: Client, traffic: Traffic,
+                users: BrowserUsers | None = None) -> str:
     parts = []
     for service, counts in sorted(client.summary().items()):
         total = sum(counts.values())
         parts.append(f"{service} {total} (5xx {100.0 * counts['5xx'] / max(total, 1):.1f}%)")
     shed = f", shed {traffic.shed}" if traffic.shed else ""
+    if users is not None:
+        parts.append(users.summary())
     return (f"[+{time.time() - started:5.0f}s] sim {clock.label()} load {load_factor(clock.hour()):.1f}x  "
             + ", ".join(parts) + shed)
 
@@ -86,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     config = load_config(args.config)
+    chromium, why_not = browser_plan(args.browser)
+    if args.browser and why_not:
+        print(f"demo: --browser: {why_not}", file=sys.stderr)
+        return 2
     env = args.env or config.env
     loki, prometheus = config.endpoints.loki.url, config.endpoints.prometheus
     try:
@@ -110,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     client = Client()
     children: list[processes.Child] = []
     traffic: Traffic | None = None
+    users: BrowserUsers | None = None
     exit_code = 0
     try:
         injected = ["--db-slowdown", slowdown.arg()] if slowdown else []
@@ -119,9 +151,16 @@ def main(argv: list[str] | None = None) -> int:
         children += [processes.start(name, env, config.path) for name in ("auth", "courier-ingest")]
         urls = {c.name: c.url for c in children}
         traffic = Traffic(urls, clock, client, stop, rate=args.rate, seed=args.seed)
-        print(banner(loki, prometheus, env, sorted(children, key=lambda c: SERVICES.index(c.name)), schedule, args),
-              flush=True)
+        browser_line = (f"browser users: off: {why_not}" if why_not else
+                        f"browser users: one headless {chromium} on the tracking page, "
+                        f"~{args.browser_actions_per_minute:g} actions/min, {100 * args.browser_error_share:g}% "
+                        f"hitting its JavaScript bug")
+        print(banner(loki, prometheus, env, sorted(children, key=lambda c: SERVICES.index(c.name)), schedule, args,
+                     browser_line), flush=True)
         traffic.start()
+        if chromium is not None:
+            users = BrowserUsers(chromium, urls["web"], stop, actions_per_minute=args.browser_actions_per_minute,
+                                 error_share=args.browser_error_share, seed=args.seed).start()
         incidents.start(schedule, client, urls["auth"], stop)
         next_status = time.time() + args.status_every
         while not stop.wait(0.5):
@@ -134,20 +173,22 @@ def main(argv: list[str] | None = None) -> int:
                 exit_code = 1
                 break
             if args.status_every > 0 and now >= next_status:
-                print(status_line(started, clock, client, traffic), flush=True)
+                print(status_line(started, clock, client, traffic, users), flush=True)
                 next_status = now + args.status_every
     except processes.StartError as exc:
         print(f"demo: {exc}", file=sys.stderr)
         exit_code = 1
     finally:
         stop.set()
+        if users is not None:
+            users.join()  # the browser closes before the web service it talks to
         codes = processes.stop_all(children)
         if printer is not None:
             printer.close()
     if codes:
         print("stopped: " + ", ".join(f"{name} (exit {code})" for name, code in codes.items()), flush=True)
     if traffic is not None:
-        print(status_line(started, clock, client, traffic), flush=True)
+        print(status_line(started, clock, client, traffic, users), flush=True)
     if any(code != 0 for code in codes.values()):
         exit_code = 1
     return exit_code

@@ -119,11 +119,11 @@ def _app_factory(args: argparse.Namespace) -> Callable[[logging.Logger], WsgiApp
         from demo import auth
 
         return auth.build
-    from demo import web
+    from demo import frontend, web
 
     if not args.upstream:
         raise SystemExit("web needs --upstream (the tracking-api base URL)")
-    return lambda log: web.build(log, args.upstream)
+    return lambda log: frontend.Frontend(web.build(log, args.upstream))  # the page and Faro's collector in front
 
 
 def main(argv: list[str] | None = None) -> int:

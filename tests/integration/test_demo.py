@@ -14,18 +14,24 @@ from pathlib import Path
 import pytest
 import requests
 
-from demo.directory import BRUTE_FORCE_IP
+from demo import frontend
+from demo.cdp import find_chromium
+from demo.directory import BRUTE_FORCE_IP, BY_ID
 from demo.incidents import STUFFING_ADDRESSES, STUFFING_AGENT
-from provisioning import config
+from provisioning import cli, config
 from provisioning.audit import detect as detection
 from provisioning.stack import Stack
 from tests.integration.conftest import ROOT, loki_lines, prometheus_query, wait_for
 
 SERVICES = ("tracking-api", "courier-ingest", "auth", "web")
 # A 100 s run: one simulated day per minute, the DB slowdown from +10 s, brute force from +25 s, the grant at +40 s,
-# credential stuffing from +55 s.
+# credential stuffing from +55 s. The browser users have a test of their own (below).
 DEMO_ARGS = ["--duration", "100", "--day-seconds", "60", "--incident-start", "10", "--brute-force-seconds", "30",
-             "--status-every", "10"]
+             "--status-every", "10", "--no-browser"]
+# A 45 s quiet run with the headless browser's users at a brisk pace, half of their actions hitting the page's bug.
+BROWSER_ARGS = ["--duration", "45", "--no-incidents", "--rate", "0.3", "--browser", "--browser-actions-per-minute",
+                "30", "--browser-error-share", "0.5", "--status-every", "15", "--seed", "7"]
+CHROMIUM = find_chromium()
 
 
 def _loki_counts(loki_url: str, query: str, keys: tuple[str, ...]) -> dict[tuple[str, ...], float]:
@@ -41,10 +47,15 @@ def _records(loki_url: str, query: str) -> list[dict]:
 
 
 @pytest.fixture
-def demo(stack: Stack, tmp_path: Path):
+def demo_args() -> list[str]:
+    return DEMO_ARGS
+
+
+@pytest.fixture
+def demo(stack: Stack, tmp_path: Path, demo_args: list[str]):
     env = f"demo-it-{time.time_ns() % 10**9}"
     out = (tmp_path / "demo.out").open("w+")
-    process = subprocess.Popen([sys.executable, "-m", "demo", *DEMO_ARGS, "--env", env], cwd=ROOT,
+    process = subprocess.Popen([sys.executable, "-m", "demo", *demo_args, "--env", env], cwd=ROOT,
                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         yield process, env, tmp_path / "demo.out"
@@ -162,6 +173,65 @@ def test_demo_runs_four_instrumented_services_with_incidents_and_stops_cleanly(d
         return services if services == set(SERVICES) else set()
 
     wait_for(stopped, timeout=15, what="service.stop from all four services")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (`tracklog stack build` installs it)")
+@pytest.mark.skipif(frontend.missing() is not None, reason=str(frontend.missing()))
+@pytest.mark.parametrize("demo_args", [BROWSER_ARGS])
+def test_demo_browser_users_send_actions_and_js_errors_through_faro(demo, loki_url, capsys):
+    process, env, output = demo
+    sel = f'env="{env}", service="{frontend.BROWSER_SERVICE}"'
+
+    # The page's users, as the collector mounted in web logged them: audit ui.action records with user and session.
+    def actions() -> list[dict]:
+        records = _records(loki_url, f'{{{sel}, log_type="audit"}} | json')
+        return records if {"map.open", "map.refresh"} <= {r["ui.action"] for r in records} else []
+
+    audit = wait_for(actions, timeout=60, interval=2, what="map.open and map.refresh from the browser")
+    assert {r["event.name"] for r in audit} == {"ui.action"}
+    assert {r["ui.action"] for r in audit} <= {"map.open", "map.refresh", "settings.location.change"}
+    for record in audit:
+        assert record["faro.session"]
+        assert BY_ID[record["user.id"]].address == record["client.address"]  # the user's X-Forwarded-For
+        assert record["url.path"] == "/"
+
+    # The follow-the-courier bug: a TypeError naming its function, in the trace of the refresh that hit it, which
+    # is also the trace of web's API request and tracking-api's DB queries.
+    def joined() -> list[tuple[dict, list[dict]]]:
+        errors = _records(loki_url, f'{{{sel}}} | json | event_name="error"')
+        found = []
+        for error in errors[:10]:
+            trace = error.get("trace_id", "")
+            backend = _records(loki_url, f'{{env="{env}", service=~"web|tracking-api"}} |= "{trace}" | json '
+                                         f'| trace_id="{trace}"') if trace else []
+            if {r.get("event.name") for r in backend} >= {"http.request", "db.query"}:
+                found.append((error, backend))
+        return found
+
+    error, backend = wait_for(joined, timeout=30, interval=2, what="a JS error sharing a trace with the API")[0]
+    assert error["error.type"] == "TypeError"
+    assert error["code.function"] == "drawHeading"
+    assert error["code.filepath"].endswith("/static/tracking.bundle.js")
+    assert "drawHeading" in error["exception.stacktrace"]
+    request = next(r for r in backend if r["service"] == "web" and r["event.name"] == "http.request")
+    assert request["http.route"] == "/api/orders/{id}/refresh"
+    action = next(r for r in backend if r["service"] == "web" and r["event.name"] == "ui.action")
+    assert (action["ui.action"], action["user.id"]) == ("refresh", error["user.id"])
+
+    capsys.readouterr()
+    assert cli.main(["trace", error["trace_id"], "--since", "15m", "--output", "json"]) == 0
+    timeline = json.loads(capsys.readouterr().out)
+    assert {("tracking-web", "ui.action"), ("tracking-web", "error"), ("web", "http.request"),
+            ("tracking-api", "db.query")} <= {(r["service"], r["event"]) for r in timeline["records"]}
+
+    # Web vitals and the page's own map.load timing arrive too; the demo stops cleanly with its browser.
+    measured = _records(loki_url, f'{{{sel}}} | json | event_name="browser.measurement"')
+    assert "map.load" in {r.get("measurement.type") for r in measured}
+    assert process.wait(40) == 0, output.read_text()[-3000:]
+    text = output.read_text()
+    assert "browser users: one headless" in text
+    assert "tracking page http://127.0.0.1:" in text
+    assert "follow)" in text.splitlines()[-1]  # the last status line counts the browser's visits and actions
 
 
 def _read(path: Path) -> str:

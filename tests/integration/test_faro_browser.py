@@ -1,6 +1,6 @@
 """The real Faro Web SDK in headless Chromium against the collector, an instrumented API and the real Loki.
 
-The page (tests/unit/data/faro/page.js) is bundled outside the repository by tests/unit/data/faro/build.sh;
+The page (tests/unit/data/faro/page.js) is bundled outside the repository by demo/page/build.sh (`make faro-page`);
 without that bundle, or without a Chromium, these tests are skipped and say why. The page opens the map, refreshes
 it inside a span (its fetch to the API carries traceparent; a TypeError is caught and pushed), changes the
 location settings, logs, throws one uncaught TypeError, and reports web vitals.
