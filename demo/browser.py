@@ -62,13 +62,22 @@ class BrowserUsers:
         c = self.counts
         text = (f"browser {c['visits']} visits, {c['actions']} actions ({c['map.refresh']} refresh, "
                 f"{c['settings.location.change']} settings, {c['follow']} follow)")
-        return text + (f", stopped: {self.failure}" if self.failure else "")
+        failed = f", {c['failed visits']} failed" if c["failed visits"] else ""
+        return text + failed + (f", stopped: {self.failure}" if self.failure else "")
 
     def _run(self) -> None:
         try:
             self.browser = Chromium(self.executable)
+            failures = 0
             while not self.stop.is_set():
-                self.visit()
+                try:
+                    self.visit()
+                    failures = 0
+                except CdpError as exc:  # one visit gone wrong (a page that never loaded): the next one is new
+                    failures += 1
+                    self.counts["failed visits"] += 1
+                    if failures >= 3 or self.browser.process.poll() is not None:
+                        raise CdpError(f"{failures} visits in a row failed, the last: {exc}") from exc
                 self._think(0.5)
         except (CdpError, OSError) as exc:
             if not self.stop.is_set():
@@ -104,6 +113,8 @@ class BrowserUsers:
                 if self._think():
                     break
                 self.act(page)
+            if self.stop.is_set():  # the demo is stopping: leave at once
+                return
             self._idle(page, 8000)
             browser.evaluate(page, _HIDE)  # the user switches tabs: Faro sends what it holds, web vitals LCP, CLS
             self.stop.wait(1.5)
