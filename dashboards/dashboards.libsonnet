@@ -5,4 +5,5 @@
 + (import 'system.libsonnet')
 + (import 'logs-retention.libsonnet')
 + (import 'troubleshooting.libsonnet')
++ (import 'tracking-page.libsonnet')
 + (import 'lib/defaults.libsonnet')

@@ -137,6 +137,20 @@ local join(parts) = std.join(', ', std.filter(function(p) p != '', parts));
   requestsByHourOfDay(c, stream, window)::
     'sum by (hour) (count_over_time(%s %s | event_name="http.request"' % [stream, $.json]
     + ' | label_format hour=`{{ regexReplaceAll "^.{11}([0-9][0-9]).*$" .timestamp "${1}" }}` [%s]))' % window,
+  // The tracking page in users' browsers (Grafana Faro through tracklog's collector): its records carry
+  // faro.session; its metrics are the collector's (exporters/integrations/faro/metrics.py) and ui_actions_total.
+  uiActionsPerMinute(c, sel):: 'sum by (action) (rate(ui_actions_total{%s}[$__rate_interval])) * 60' % sel,
+  webVitalP75(c, sel)::
+    'histogram_quantile(0.75, sum by (vital, le) (rate(browser_web_vital_seconds_bucket{%s}[$__rate_interval])))' % sel,
+  pageTimingP75(c, sel)::
+    'histogram_quantile(0.75, sum by (name, le) (rate(browser_timing_seconds_bucket{%s}[$__rate_interval])))' % sel,
+  browserPayloads(c, sel):: 'sum by (outcome) (rate(browser_collector_payloads_total{%s}[$__rate_interval]))' % sel,
+  browserRecords(c, extra=[]):: $.logSel(c, extra) + ' |= "faro.session"',
+  browserSessions(c, window)::
+    'count(sum by (faro_session) (count_over_time(%s | json | __error__="" [%s])))' % [$.browserRecords(c), window],
+  browserErrors(c):: $.browserRecords(c, ['%s="application"' % c.labels.logType,
+                                          '%s=~"%s"' % [c.labels.level, std.join('|', c.errorLevels)]]),
+  browserErrorsPerMinute(c):: 'sum by (service) (count_over_time(%s [1m]))' % $.browserErrors(c),
   // Bytes and lines of logs by labels `by`.
   logBytes(c, stream, by, window):: 'sum by (%s) (bytes_over_time(%s [%s]))' % [by, stream, window],
   logLines(c, stream, by, window):: 'sum by (%s) (count_over_time(%s [%s]))' % [by, stream, window],

@@ -45,7 +45,9 @@ def _fast_alerting_config(tmp_path: Path, state_dir: Path) -> Path:
 def _run_demo(env: str, seconds: float, incidents: bool) -> subprocess.Popen[str]:
     args = [sys.executable, "-m", "demo", "--env", env, "--duration", str(seconds), "--day-seconds", "60",
             "--status-every", "0", "--incident-start", "5", "--incident-gap", "15", "--db-slowdown-seconds", "70",
-            "--brute-force-seconds", "30", "--incidents" if incidents else "--no-incidents"]
+            "--brute-force-seconds", "30", "--incidents" if incidents else "--no-incidents",
+            # the tracking page's panels need browser users: a few more actions and JS errors than the default
+            "--browser", "--browser-actions-per-minute", "12", "--browser-error-share", "0.3"]
     return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

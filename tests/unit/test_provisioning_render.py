@@ -25,7 +25,8 @@ from provisioning.render import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-DASHBOARDS = {"api-health.json", "security.json", "system.json", "logs-retention.json", "troubleshooting.json"}
+DASHBOARDS = {"api-health.json", "security.json", "system.json", "logs-retention.json", "troubleshooting.json",
+              "tracking-page.json"}
 DATASOURCES = {"loki": "loki", "prometheus": "prometheus"}  # uid -> type
 
 
