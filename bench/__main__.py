@@ -1,4 +1,4 @@
-"""Run the benchmarks: `python -m bench` (all) or `python -m bench loki|encoding|agent|jsonnet|read [options]`."""
+"""Run the benchmarks: `python -m bench` (all) or `python -m bench loki|encoding|agent|jsonnet|read|faro [options]`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 BENCHES = {
     "loki": "bench.loki_handlers", "encoding": "bench.encoding", "agent": "bench.agent_throughput",
-    "jsonnet": "bench.jsonnet_render", "read": "bench.read_side",
+    "jsonnet": "bench.jsonnet_render", "read": "bench.read_side", "faro": "bench.faro_collector",
 }
 
 
