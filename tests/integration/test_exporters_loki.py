@@ -186,10 +186,11 @@ def test_429_and_500_are_retried_until_loki_takes_the_batch(loki_url: str) -> No
 
 def test_a_batch_loki_rejects_with_400_is_counted_not_retried_forever(loki_url: str) -> None:
     service = unique("reject")
-    # The client would allow 1 MiB lines; this Loki allows 256 KiB, so it answers 400 for this batch.
+    # The client would allow 1 MiB lines; this Loki allows 256 KiB, so it answers 400 for this batch. The size
+    # comes from many fields, each under the formatter's own limit (a 300 kB message would be shortened first).
     handler = LokiHandler(loki_url, service=service, batch_max_wait=0.1, max_line_bytes=1 << 20)
     log = make_logger(service, handler)
-    log.info("x" * 300_000)
+    log.info("many large fields", extra={f"blob.{i}": "x" * 10_000 for i in range(30)})
     assert handler.client.flush(15)
     assert handler.client.stats.dropped["rejected"] == 1
     assert "400" in handler.client.stats.last_error
@@ -204,7 +205,8 @@ def test_an_oversized_line_is_truncated_with_a_marker_and_arrives(loki_url: str)
     service = unique("truncate")
     handler = LokiHandler(loki_url, service=service, batch_max_wait=0.1)  # client limit = Loki's 256 KiB
     log = make_logger(service, handler)
-    log.info("y" * 400_000)
+    # 400 kB of fields, each under the formatter's limit: the whole line is over Loki's, so the client shortens it
+    log.info("many large fields", extra={f"blob.{i}": "y" * 10_000 for i in range(40)})
     assert handler.client.flush(15)
     (line,) = wait_for(lambda: loki_lines(loki_url, f'{{service="{service}"}}'), what="the truncated line")
     assert "…[truncated " in line
