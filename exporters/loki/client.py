@@ -342,14 +342,7 @@ class LokiClient:
                 return _Outcome.DONE
             self.stats.last_error = f"{status or 'no answer'}: {text.strip()[:200]}"
             if status == 413 and len(batch) > 1:
-                half = len(batch) // 2
-                parts = (batch[:half], batch[half:])
-                for i, part in enumerate(parts):
-                    with self._cond:
-                        self._inflight = [e for rest in parts[i:] for e in rest]
-                    if self._deliver(transport, part, from_spool) != _Outcome.DONE:
-                        return _Outcome.RETRY_LATER
-                return _Outcome.DONE
+                return self._in_halves(transport, batch, from_spool)
             if status == 400:
                 return self._refused(transport, batch, text, from_spool)
             if status and not is_retryable(status):
@@ -382,6 +375,10 @@ class LokiClient:
                                         f"({', '.join(f'{k}={v}' for k, v in counts.items())}): {answer.strip()[:300]}")
             self._resolve(batch, from_spool)
             return _Outcome.DONE
+        return self._in_halves(transport, batch, from_spool)
+
+    def _in_halves(self, transport: Transport, batch: list[Entry], from_spool: bool) -> str:
+        """Deliver a batch Loki refused whole as two halves, each on its own (and so on down, as needed)."""
         half = len(batch) // 2
         parts = (batch[:half], batch[half:])
         for i, part in enumerate(parts):
