@@ -24,6 +24,7 @@ import re
 import shutil
 import struct
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -149,9 +150,9 @@ def probed_copy(page: Path) -> Path:
     return target
 
 
-def probe(binary: str, tmp_path: Path, page: Path) -> dict:
-    """Load the probed copy of ``page``; return what the probe measured."""
-    probed = run_chromium(binary, tmp_path / "profile", "--dump-dom", probed_copy(page).as_uri())
+def probe(binary: str, tmp_path: Path, page: Path, copy: Callable[[Path], Path] | None = None) -> dict:
+    """Load the probed copy of ``page`` (made by ``copy``, default this module's probe); return what it measured."""
+    probed = run_chromium(binary, tmp_path / "profile", "--dump-dom", (copy or probed_copy)(page).as_uri())
     assert console_messages(probed.stderr) == []
     found = re.search(r'<pre id="probe">(.*?)</pre>', probed.stdout, re.DOTALL)
     assert found, "the probe did not run: " + probed.stdout[-500:]

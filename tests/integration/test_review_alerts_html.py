@@ -13,24 +13,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import json
 import os
-import random
-import re
 import shutil
 import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from provisioning import cli
 from provisioning.audit.markup import CSP
 from provisioning.review import alerts_html
-from tests.integration.conftest import ROOT, wait_for
+from tests.integration.conftest import ROOT
 from tests.integration.test_audit_report_browser import chromium, console_messages, png_size, run_chromium
-from tests.integration.test_review_loki import BURSTS, NS, _record
+from tests.integration.test_audit_report_browser import probe as probe_with
+from tests.integration.test_review_loki import BURSTS, NS, push_failures
 
 WINDOW = (1280, 2400)
 PROBE = """(function () {
@@ -73,24 +70,7 @@ PROBE = """(function () {
 def history(loki_url: str) -> tuple[str, str]:
     """Login failures of an env of its own over the last 3 hours (test_review_loki's), and the first run's window."""
     name = f"it-review-html-{time.time_ns() % 10**8}"
-    now = time.time_ns()
-    rng = random.Random(7)
-    values = [_record(now - (180 - minute) * 60 * NS, f"10.8.{minute // 250}.{minute % 250}", name)
-              for minute in range(180)]
-    for address, count, minutes, ago in BURSTS:
-        begin = now - ago * 60 * NS
-        values += [_record(begin + int(rng.uniform(0, minutes * 60) * NS), address, name) for _ in range(count)]
-    values.sort(key=lambda v: int(v[0]))
-    body = {"streams": [{"stream": {"service": "auth", "env": name, "log_type": "security", "level": "warning"},
-                         "values": values}]}
-    requests.post(f"{loki_url}/loki/api/v1/push", json=body, timeout=30).raise_for_status()
-
-    def stored() -> bool:
-        result = requests.get(f"{loki_url}/loki/api/v1/query", params={
-            "query": f'sum(count_over_time({{env="{name}", log_type="security"}}[4h]))'}, timeout=30).json()
-        return bool(result["data"]["result"]) and int(result["data"]["result"][0]["value"][1]) >= len(values)
-
-    wait_for(stored, what=f"{len(values)} records of {name} in Loki")
+    now = push_failures(loki_url, name, seed=7, network="10.8")
     _, _, minutes, ago = BURSTS[0]
     start = (now - ago * 60 * NS) // NS
     incident = f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(start - 60))}/" \
@@ -127,16 +107,6 @@ def backtest_page(history: tuple[str, str], out: Path, capsys: pytest.CaptureFix
     return out / "review-alerts.html", rule
 
 
-def probe(binary: str, tmp_path: Path, page: Path) -> dict:
-    probed = run_chromium(binary, tmp_path / "profile", "--dump-dom", probed_copy(page).as_uri())
-    assert console_messages(probed.stderr) == []
-    found = re.search(r'<pre id="probe">(.*?)</pre>', probed.stdout, re.DOTALL)
-    assert found, "the probe did not run: " + probed.stdout[-500:]
-    seen = json.loads(html.unescape(found.group(1)))
-    assert seen["errors"] == []
-    return seen
-
-
 def test_the_page_renders_a_chart_with_the_signal_thresholds_firings_and_incident(
         history: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     binary = chromium()
@@ -152,7 +122,7 @@ def test_the_page_renders_a_chart_with_the_signal_thresholds_firings_and_inciden
     assert shot.stat().st_size > 30_000  # text and a chart, not a blank page
     keep_artifact([shot, page])
 
-    seen = probe(binary, tmp_path, page)
+    seen = probe_with(binary, tmp_path, page, probed_copy)
     assert seen["summary_rows"] == 1
     [chart] = seen["charts"]
     assert chart["rule"] == "RepeatedFailedLogins"
@@ -186,5 +156,5 @@ def test_the_probe_sees_legends_drawn_over_each_other(history: tuple[str, str], 
     binary = chromium()
     monkeypatch.setattr(alerts_html, "ROW", 0)
     page, _ = backtest_page(history, tmp_path / "html", capsys)
-    [chart] = probe(binary, tmp_path, page)["charts"]
+    [chart] = probe_with(binary, tmp_path, page, probed_copy)["charts"]
     assert chart["legends_overlap"]

@@ -27,14 +27,13 @@ def _record(at_ns: int, address: str, env: str) -> list[str]:
     return [str(at_ns), json.dumps(line, separators=(",", ":"))]
 
 
-@pytest.fixture(scope="module")
-def env(loki_url: str) -> str:
-    name = f"it-review-{time.time_ns() % 10**8}"
+def push_failures(loki_url: str, name: str, seed: int, network: str) -> int:
+    """Three hours of login failures of env ``name`` into Loki: one a minute, each from another address of
+    ``network`` (e.g. "10.9"), and the BURSTS; returns when Loki holds them all (ns of "now" they end at)."""
     now = time.time_ns()
-    rng = random.Random(12)
-    values = []
-    for minute in range(180):  # background: one failure a minute, each from another address
-        values.append(_record(now - (180 - minute) * 60 * NS, f"10.9.{minute // 250}.{minute % 250}", name))
+    rng = random.Random(seed)
+    values = [_record(now - (180 - minute) * 60 * NS, f"{network}.{minute // 250}.{minute % 250}", name)
+              for minute in range(180)]
     for address, count, minutes, ago in BURSTS:
         begin = now - ago * 60 * NS
         values += [_record(begin + int(rng.uniform(0, minutes * 60) * NS), address, name) for _ in range(count)]
@@ -50,6 +49,13 @@ def env(loki_url: str) -> str:
         return bool(result) and int(result[0]["value"][1]) >= len(values)
 
     wait_for(stored, what=f"{len(values)} records of {name} in Loki")
+    return now
+
+
+@pytest.fixture(scope="module")
+def env(loki_url: str) -> str:
+    name = f"it-review-{time.time_ns() % 10**8}"
+    push_failures(loki_url, name, seed=12, network="10.9")
     return name
 
 
