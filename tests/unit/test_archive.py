@@ -268,3 +268,23 @@ def test_a_missing_or_malformed_key_is_named_without_its_value(monkeypatch: pyte
     with pytest.raises(crypto.EncryptionError, match=r"\$ARCHIVE_KEY must hold a 32-byte key") as caught:
         crypto.load_key("ARCHIVE_KEY")
     assert "s3cr3t" not in str(caught.value)
+
+
+def test_an_object_is_the_gzip_of_its_lines_however_the_writes_are_grouped() -> None:
+    """The builder writes ~256 kB at a time into gzip; the object must be the bytes a write per line gives."""
+    import gzip
+    import io
+    import json
+
+    labels = {"service": "tracking-api", "log_type": "audit"}
+    lines = [f"record {i} " + "é" * (i % 97) for i in range(30_000)]
+    builder = codec.ObjectBuilder(labels)
+    for ts, line in enumerate(lines):
+        builder.add(ts, line)
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=6, mtime=0) as one_by_one:
+        head = json.dumps(dict(sorted(labels.items())), separators=(",", ":"), ensure_ascii=False)
+        for ts, line in enumerate(lines):
+            one_by_one.write(f'{{"ts":"{ts}","labels":{head},"line":{json.dumps(line, ensure_ascii=False)}}}\n'
+                             .encode())
+    assert builder.finish() == buffer.getvalue()
