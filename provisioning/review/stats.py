@@ -7,24 +7,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from provisioning.review.backtest import LabelSet, Samples
+from provisioning.troubleshoot.stats import percentile
 
 QUANTILES = (0.5, 0.95, 0.99)
 
 
 def quantile(sorted_values: Sequence[float], q: float) -> float:
-    """The ``q`` quantile of ascending values, linearly interpolated between ranks (numpy's default).
+    """The ``q`` quantile of ascending values, linearly interpolated between ranks (numpy's default); the same
+    computation as the troubleshooting reports' percentiles, which this uses.
 
     Raises:
         ValueError: no values, or ``q`` outside [0, 1].
     """
-    if not sorted_values:
-        raise ValueError("no values")
-    if not 0 <= q <= 1:
-        raise ValueError(f"quantile {q} is outside [0, 1]")
-    position = q * (len(sorted_values) - 1)
-    low = math.floor(position)
-    high = min(low + 1, len(sorted_values) - 1)
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+    return percentile(sorted_values, q)
 
 
 def median(values: Iterable[float]) -> float | None:
