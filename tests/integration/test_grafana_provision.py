@@ -76,8 +76,8 @@ def test_a_dashboard_edited_in_grafana_is_named_with_its_panel_and_apply_restore
     panel["targets"][0]["expr"] = "vector(0)"  # someone "fixed" the query in the UI
     grafana.api.dashboard.update_dashboard({"dashboard": edited, "folderUid": "tracklog", "overwrite": True})
 
-    code, out, _ = _run(capsys, "plan")
-    assert code == 2
+    code, out, err = _run(capsys, "plan")
+    assert code == 2, out + err
     assert "~ update grafana-dashboard tl-api-health (Tracklog / API health)" in out, out
     assert f"panel {panel['id']} 'Error rate (5xx %)': differs in targets" in out, out
 
