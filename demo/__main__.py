@@ -10,13 +10,16 @@ import time
 
 import requests
 
-from demo import SERVICES, frontend, incidents, processes
+from demo import SERVICES, expect, frontend, incidents, processes
 from demo.alerts import AlertPrinter
 from demo.browser import BrowserUsers
 from demo.cdp import find_chromium
 from demo.directory import BRUTE_FORCE_IP
 from demo.service import load_config
 from demo.traffic import Client, SimClock, Traffic, load_factor
+from provisioning.config import Config
+from provisioning.errors import RenderError
+from provisioning.review import rules as review_rules
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -29,8 +32,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="inject the scheduled incidents (default) or run quiet")
     p.add_argument("--incident-start", type=float, default=60.0, help="seconds after start of the first (60)")
     p.add_argument("--incident-gap", type=float, help="seconds between incidents (default: a quarter day)")
-    p.add_argument("--db-slowdown-seconds", type=float, default=90.0, help="length of the DB slowdown (90)")
+    p.add_argument("--db-slowdown-seconds", type=float, default=240.0,
+                   help="length of the DB slowdown (240: its 5xx share outlasts the error-rate alert's `for`)")
     p.add_argument("--brute-force-seconds", type=float, default=45.0, help="length of the brute-force run (45)")
+    p.add_argument("--stuffing-seconds", type=float, default=30.0, help="length of the credential-stuffing run (30)")
     p.add_argument("--env", help="the env label for every record and target (default: tracklog.yaml's env)")
     p.add_argument("--config", help="tracklog.yaml (default $TRACKLOG_CONFIG or ./tracklog.yaml)")
     p.add_argument("--seed", type=int, help="random seed for the traffic")
@@ -53,8 +58,20 @@ def browser_plan(wanted: bool | None) -> tuple[str | None, str | None]:
     return (None, reason) if reason else (chromium, None)
 
 
+def expected_lines(expectations: list[expect.Expected], why_not: str | None) -> list[str]:
+    if why_not:
+        return [f"alerts each incident should page: unknown ({why_not})"]
+    if not expectations:
+        return []
+    lines = ["alerts each incident should page (tracklog.yaml's rules, relative to start; Alertmanager's group_wait "
+             f"{expectations[0].group_wait:g}s included):"]
+    for e in expectations:
+        lines.append(f"  {e.incident + ':':<21} {e.describe()}")
+    return lines
+
+
 def banner(loki: str, prometheus: str, env: str, children: list[processes.Child], schedule: incidents.Schedule,
-           args: argparse.Namespace, browser_line: str = "") -> str:
+           args: argparse.Namespace, browser_line: str = "", expectations: list[str] | None = None) -> str:
     web = next((c.url for c in children if c.name == "web"), "")
     sel = f'env="{env}"'
     lines = [
@@ -72,6 +89,7 @@ def banner(loki: str, prometheus: str, env: str, children: list[processes.Child]
         *([browser_line] if browser_line else []),
         "incidents (relative to start):",
         *(f"  {line}" for line in schedule.describe()),
+        *(expectations or []),
         "try in Loki (LogQL):",
         f'  {{service="tracking-api", {sel}}} | json | http_response_status_code >= 500',
         f'  sum by (client_address) (count_over_time({{service="auth", log_type="security", {sel}}} | json '
@@ -88,7 +106,10 @@ def banner(loki: str, prometheus: str, env: str, children: list[processes.Child]
         f'{{service="tracking-api", {sel}}}[1m])))',
         f"  sum by (service) (rate(db_query_timeouts_total{{{sel}}}[1m]))",
         "alerts: Prometheus and Loki evaluate tracklog's rules; what Alertmanager delivers is printed here "
-        "as it fires (after `make provision`).",
+        "as it fires (after `make provision`), and what it holds for this env as the demo sees it; at the end, "
+        "which expected alerts paged.",
+        f"afterwards: tracklog review alerts --since 1h --match env={env}   (the backtest of every rule on this "
+        "run's history)",
         f"Ctrl-C stops everything{'' if args.duration is None else f' (or after {args.duration:g}s)'}.",
     ]
     return "\n".join(lines)
@@ -135,13 +156,16 @@ def main(argv: list[str] | None = None) -> int:
     schedule = incidents.Schedule.plan(
         started, enabled=args.incidents, first=args.incident_start,
         gap=args.incident_gap if args.incident_gap is not None else args.day_seconds / 4,
-        db_seconds=args.db_slowdown_seconds, brute_force_seconds=args.brute_force_seconds)
+        db_seconds=args.db_slowdown_seconds, brute_force_seconds=args.brute_force_seconds,
+        stuffing_seconds=args.stuffing_seconds)
     slowdown = schedule.db_slowdown()
+    expectations, unknown = plan_expectations(config, schedule)
     clock = SimClock(started, args.day_seconds, args.start_hour)
     client = Client()
     children: list[processes.Child] = []
     traffic: Traffic | None = None
     users: BrowserUsers | None = None
+    watch: expect.AlertWatch | None = None
     exit_code = 0
     try:
         injected = ["--db-slowdown", slowdown.arg()] if slowdown else []
@@ -156,7 +180,9 @@ def main(argv: list[str] | None = None) -> int:
                         f"~{args.browser_actions_per_minute:g} actions/min, {100 * args.browser_error_share:g}% "
                         f"hitting its JavaScript bug")
         print(banner(loki, prometheus, env, sorted(children, key=lambda c: SERVICES.index(c.name)), schedule, args,
-                     browser_line), flush=True)
+                     browser_line, expected_lines(expectations, unknown)), flush=True)
+        if expectations:
+            watch = expect.AlertWatch(config.endpoints.alertmanager, env, started, stop, on_new=_show_seen).start()
         traffic.start()
         if chromium is not None:
             users = BrowserUsers(chromium, urls["web"], stop, actions_per_minute=args.browser_actions_per_minute,
@@ -189,9 +215,31 @@ def main(argv: list[str] | None = None) -> int:
         print("stopped: " + ", ".join(f"{name} (exit {code})" for name, code in codes.items()), flush=True)
     if traffic is not None:
         print(status_line(started, clock, client, traffic, users), flush=True)
+    if watch is not None:
+        watch.join()
+        watch.poll()  # what arrived since the last look
+        print(f"alerts of env={env} in Alertmanager, by incident:", flush=True)
+        print("\n".join(expect.report(expectations, watch.fired(), time.time() - started, watch.error)), flush=True)
     if any(code != 0 for code in codes.values()):
         exit_code = 1
     return exit_code
+
+
+def plan_expectations(config: Config, schedule: incidents.Schedule) -> tuple[list[expect.Expected], str | None]:
+    """The alerts the schedule's incidents should fire with the config's rules, or why they are not known."""
+    if not schedule.enabled:
+        return [], None
+    try:
+        rules = review_rules.load(config)
+    except RenderError as exc:
+        return [], f"the rules did not render: {exc}"
+    return expect.expected(schedule, rules, expect.group_wait(config.endpoints.alertmanager)), None
+
+
+def _show_seen(seen: expect.Seen) -> None:
+    labels = ", ".join(f'{k}="{v}"' for k, v in sorted(seen.labels.items()) if k not in ("alertname", "env"))
+    print(f"[+{seen.at:5.0f}s] Alertmanager holds {seen.alert} {{{labels}}} (to {', '.join(seen.receivers)})",
+          flush=True)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from demo.directory import (
     BRUTE_FORCE_IP,
     CRACKED_ACCOUNT,
     PROMOTED_ACCOUNT,
+    USERS,
     country_of,
     password_of,
 )
@@ -65,12 +66,13 @@ class Schedule:
     brute_force_seconds: float
     permission_change_at: float
     stuffing_at: float = 0.0
+    stuffing_seconds: float = 30.0
 
     @classmethod
     def plan(cls, started: float, *, enabled: bool, first: float, gap: float, db_seconds: float,
-             brute_force_seconds: float) -> Schedule:
+             brute_force_seconds: float, stuffing_seconds: float = 30.0) -> Schedule:
         return cls(started, enabled, first, db_seconds, first + gap, brute_force_seconds, first + 2 * gap,
-                   first + 3 * gap)
+                   first + 3 * gap, stuffing_seconds)
 
     def db_slowdown(self) -> DbSlowdown | None:
         return DbSlowdown(self.started + self.db_slowdown_at, self.db_slowdown_seconds) if self.enabled else None
@@ -86,8 +88,9 @@ class Schedule:
             f"then a success as {CRACKED_ACCOUNT}",
             f"+{self.permission_change_at:>4.0f}s  {ADMIN_ACCOUNT} grants '{ADMIN_ROLE}' to normal user "
             f"{PROMOTED_ACCOUNT}",
-            f"+{self.stuffing_at:>4.0f}s  credential stuffing: a breached list tried from {STUFFING_ADDRESSES} "
-            "addresses, 1-3 tries each, mostly unknown users (no address crosses the brute-force threshold)",
+            f"+{self.stuffing_at:>4.0f}s  credential stuffing for {self.stuffing_seconds:.0f}s: a breached list tried "
+            f"from {STUFFING_ADDRESSES} addresses, 1-3 tries each, each pair once, mostly unknown users (no address "
+            "crosses the brute-force threshold)",
         ]
 
 
@@ -119,22 +122,40 @@ def grant_admin(client: Client, auth_url: str) -> None:
                 {"role": ADMIN_ROLE}, address=admin.address, headers={"Authorization": f"Bearer {token}"})
 
 
+def breached_list(rng: random.Random, size: int) -> list[str]:
+    """``size`` user names of a breached e-mail/password list from another site, each once: about 60 % are not ours,
+    the rest are our users who had an account there too. The accounts the brute force targets are not among them:
+    each attack's failures stay its own (an account failing from the brute-force address and a botnet's within
+    minutes is a third finding, LoginAfterSpreadFailures)."""
+    targeted = {*_BRUTE_FORCE_TARGETS, CRACKED_ACCOUNT}
+    ours = [a.username for a in USERS if a.username not in targeted]
+    rng.shuffle(ours)
+    names: list[str] = []
+    seen: set[str] = set()
+    while len(names) < size:
+        if rng.random() < 0.6 or not ours:
+            # user names, not e-mail addresses: the exporters redact e-mail addresses, so every unknown e-mail
+            # would be logged as the same redacted user
+            name = f"{rng.choice(_LEAKED_FIRST)}.{rng.choice(_LEAKED_LAST)}{rng.randint(1, 99)}"
+        else:
+            name = ours.pop()
+        if name not in seen:
+            seen.add(name)
+            names.append(name)
+    return names
+
+
 def credential_stuffing(client: Client, auth_url: str, stop: threading.Event, seconds: float = 30.0) -> None:
-    """A breached e-mail/password list from another site, tried from many addresses with 1-3 tries each:
-    about 60% of the names are not ours, the rest are our users with their old passwords."""
+    """A breached e-mail/password list from another site, each pair tried once, spread over many addresses with
+    1-3 tries each (:func:`breached_list`)."""
     rng = random.Random(13)
     bots = [f"{rng.choice((45, 103, 154, 185, 194))}.{rng.randint(0, 255)}.{rng.randint(0, 255)}."
             f"{rng.randint(1, 254)}" for _ in range(STUFFING_ADDRESSES)]
     tries = [bot for bot in bots for _ in range(rng.randint(1, 3))]
     rng.shuffle(tries)
-    known = [a.username for a in ACCOUNTS.values()]
-    for address in tries:
+    for address, name in zip(tries, breached_list(rng, len(tries)), strict=True):
         if stop.wait(seconds / len(tries)):
             return
-        # user names, not e-mail addresses: the exporters redact e-mail addresses, so every unknown e-mail would
-        # be logged as the same redacted user
-        name = f"{rng.choice(_LEAKED_FIRST)}.{rng.choice(_LEAKED_LAST)}{rng.randint(1, 99)}" if rng.random() < 0.6 \
-            else rng.choice(known)
         client.call("auth", "POST", f"{auth_url}/login", {"username": name, "password": rng.choice(_WORDLIST)},
                     address=address, headers={"User-Agent": STUFFING_AGENT})
 
@@ -156,5 +177,5 @@ def start(schedule: Schedule, client: Client, auth_url: str, stop: threading.Eve
     return [
         at(schedule.brute_force_at, brute_force, client, auth_url, stop, schedule.brute_force_seconds),
         at(schedule.permission_change_at, grant_admin, client, auth_url),
-        at(schedule.stuffing_at, credential_stuffing, client, auth_url, stop),
+        at(schedule.stuffing_at, credential_stuffing, client, auth_url, stop, schedule.stuffing_seconds),
     ]
