@@ -6,10 +6,11 @@ Alertmanager's API lists current alerts, not a history: for Loki rules there is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from provisioning.review.backtest import Firing, intervals_of
-from provisioning.review.history import HistoryError, PrometheusSource
+from provisioning.review.history import HistoryError, PrometheusSource, Series
 from provisioning.review.rules import ReviewRule
 
 LOKI_UNAVAILABLE = ("not queryable: Loki 2.2.1's ruler keeps alert state in memory and cannot remote-write ALERTS "
@@ -29,12 +30,15 @@ def _selector(rule: ReviewRule) -> str:
 
 
 def prometheus_actual(source: PrometheusSource, rule: ReviewRule, start: float, end: float,
-                      loaded: set[str] | None) -> Actual:
-    """The firing intervals Prometheus recorded for ``rule`` (its ``ALERTS`` series, sampled at the interval)."""
+                      loaded: set[str] | None, keep: Callable[[Series], Series] | None = None) -> Actual:
+    """The firing intervals Prometheus recorded for ``rule`` (its ``ALERTS`` series, sampled at the interval);
+    ``keep`` picks the series the review looks at (``--match``), as it does for the backtest's."""
     try:
         series = source.range(_selector(rule), start, end, rule.interval)
     except HistoryError as exc:
         return Actual(None, f"ALERTS unreadable: {exc}")
+    if keep is not None:
+        series = keep(series)
     drop = {"alertstate", "alertname", *rule.labels}
     merged: dict = {}
     for labels, samples in series.items():
@@ -46,7 +50,7 @@ def prometheus_actual(source: PrometheusSource, rule: ReviewRule, start: float, 
 
 
 def actual(rule: ReviewRule, prometheus: PrometheusSource, start: float, end: float,
-           loaded: set[str] | None) -> Actual:
+           loaded: set[str] | None, keep: Callable[[Series], Series] | None = None) -> Actual:
     if rule.datasource == "prometheus":
-        return prometheus_actual(prometheus, rule, start, end, loaded)
+        return prometheus_actual(prometheus, rule, start, end, loaded, keep)
     return Actual(None, LOKI_UNAVAILABLE)

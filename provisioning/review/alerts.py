@@ -95,13 +95,13 @@ class Sources:
     coverage: dict[float, set[float] | None] = field(default_factory=dict)  # interval -> times Prometheus scraped
 
     def series(self, rule: ReviewRule, start: float, end: float) -> Series:
-        key = (rule.datasource, rule.query, rule.interval)
+        key = (rule.datasource, rule.tenant, rule.query, rule.interval)
         if key not in self.cache:
             if rule.datasource == "prometheus":
                 self.cache[key] = self._covered(self.prometheus.range(rule.query, start, end, rule.interval),
                                                 self.scraped(start, end, rule.interval))
             else:
-                self.cache[key] = self.loki.range(rule.query, start, end, rule.interval)
+                self.cache[key] = self.loki.range(rule.query, start, end, rule.interval, tenant=rule.tenant)
         return self.cache[key]
 
     def scraped(self, start: float, end: float, interval: float) -> set[float] | None:
@@ -196,7 +196,8 @@ def review(config: Config, sources: Sources, start: float, end: float, *, only: 
         else:
             note = "no data: the query returned no series over the range"
         out.append(RuleReview(
-            rule=rule, backtest=result, actual=actual_mod.actual(rule, sources.prometheus, start, end, loaded),
+            rule=rule, backtest=result, actual=actual_mod.actual(rule, sources.prometheus, start, end, loaded,
+                                                                   lambda series: select(series, match)),
             overall=stats.overall(series), by_labels=stats.by_labels(series), suggestion=suggestion, note=note,
             key=keys.get(rule.title), changed=rule.title in changed, before=before))
     notes = []

@@ -92,3 +92,28 @@ def test_quantiles_interpolate_like_numpy() -> None:
     d = Distribution.of([float(i) for i in range(101)])
     assert d is not None
     assert (d.p50, d.p95, d.p99, d.max, d.count) == (50, 95, 99, 100, 101)
+
+
+def test_what_actually_fired_is_read_for_the_matched_series_only() -> None:
+    from provisioning.review import actual
+    from provisioning.review.alerts import select
+    from provisioning.review.rules import ReviewRule
+
+    rule = ReviewRule(name="TrackingApiHighErrorRate", title="TrackingApiHighErrorRate", group="g",
+                      datasource="prometheus", datasource_uid="prometheus", query="q", op=">", threshold=1.0,
+                      hold=0.0, interval=60.0, labels={}, expr="q > 1")
+
+    class Alerts:  # Prometheus's answer: ALERTS of two envs, one firing for 3 minutes, the other for 10
+        url = "http://prometheus"
+
+        def range(self, query: str, start: float, end: float, step: float) -> dict:
+            def labels(env: str) -> tuple:
+                return (("alertname", rule.name), ("alertstate", "firing"), ("env", env))
+            return {labels("demo"): [(t, 1.0) for t in (60.0, 120.0, 180.0)],
+                    labels("other"): [(t, 1.0) for t in range(600, 1200, 60)]}
+
+    everything = actual.prometheus_actual(Alerts(), rule, 0.0, 3600.0, None)
+    demo = actual.prometheus_actual(Alerts(), rule, 0.0, 3600.0, None,
+                                    lambda series: select(series, [("env", "=", "demo")]))
+    assert len(everything.firings) == 2
+    assert len(demo.firings) == 1
