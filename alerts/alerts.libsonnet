@@ -23,6 +23,24 @@ local rule = import 'rule.libsonnet';
 
   prometheusRules:: rulerGroups('prometheus'),
   lokiRules:: rulerGroups('loki'),
+  // The Loki ruler's rule file per tenant (endpoints.loki.tenants): each rule where the records it reads are;
+  // a group keeps its name in every tenant it has rules in. Only the default tenant when there are no rules.
+  lokiRulesByTenant::
+    local all = rulerGroups('loki');
+    local inTenant(tenant) = {
+      groups: [
+        { name: g, interval: c.alertInterval, rules: [
+          rule.rulerRule(c, r) for r in groups[g].rules if c.lokiRuleTenant(r.logTypes) == tenant
+        ] }
+        for g in names('loki')
+      ],
+    };
+    local files = {
+      [tenant]: inTenant(tenant) { groups: [g for g in super.groups if std.length(g.rules) > 0] }
+      for tenant in c.tenantIds
+    };
+    local used = { [t]: files[t] for t in std.objectFields(files) if std.length(files[t].groups) > 0 };
+    if std.length(used) > 0 then used else { [c.endpoints.loki.tenant]: all },
   // A list of rule groups, each the body of PUT /api/v1/provisioning/folder/{folderUID}/rule-groups/{title}
   // (Grafana decodes the folder key case-insensitively: folderUID and folderUid are the same field).
   // The id of the panel titled r.panel on dashboard r.dashboard: Grafana-managed rules link to it.

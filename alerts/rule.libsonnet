@@ -31,6 +31,7 @@ local kebab(name) = std.asciiLower(std.join('', [
     description: '',
     dashboard: null,  // a dashboard file name without .json, e.g. 'api-health'
     panel: null,  // the title of that dashboard's panel that shows the rule's signal
+    logTypes: null,  // a LogQL rule: the log types whose records it reads (decide its Loki tenant)
   },
   withKey(key):: { key: key },
   withTitle(title):: { title: title },
@@ -45,6 +46,8 @@ local kebab(name) = std.asciiLower(std.join('', [
   // The dashboard and the panel (by title) that show the rule's signal: Grafana links the alert to both, and
   // refuses a rule that names a dashboard without a panel (models/alert_rule.go, SetDashboardAndPanelFromAnnotations).
   withDashboard(name, panel=null):: { dashboard: name, panel: panel },
+  // A LogQL rule reads the records of these log types: it is evaluated in, and reads, their Loki tenant.
+  reads(logTypes):: { logTypes: logTypes },
 
   // The comparison as PromQL/LogQL; the query is parenthesised when `or`/`and`/`unless` would bind looser.
   expr(c, r)::
@@ -74,7 +77,8 @@ local kebab(name) = std.asciiLower(std.join('', [
   // in group `group` of the folder `folder` (the group's folder: alerts.libsonnet, `folderUid`).
   // `panelId` is the id of r.panel in r.dashboard (alerts.libsonnet looks it up in the rendered dashboard).
   grafanaRule(c, group, r, folder=c.grafana.folder_uid, panelId=null)::
-    local ds = c.datasources[r.datasource];
+    local ds = if r.datasource == 'loki' then c.lokiTenantDatasource(c.lokiRuleTenant(r.logTypes))
+               else c.datasources[r.datasource];
     local expression = { type: '__expr__', uid: '__expr__' };
     {
       uid: c.uid(r.key),  // its prefix (uidPrefix, 'tl-') is how apply tells tracklog's rule groups in Grafana

@@ -17,6 +17,7 @@ local rule = import 'rule.libsonnet';
   local byReason = 'Failed logins by reason',
   local attackRule(name, attack, query, summary, runbook, severity='critical', window=a.window, panel=byReason) =
     rule.new(c, name, 'loki', query, '>', 0)
+    + rule.reads(['security'])
     + rule.withWindow(window)
     + rule.withTeam(team)
     + rule.withSeverity(severity)
@@ -36,6 +37,7 @@ local rule = import 'rule.libsonnet';
                  q.logins(c, security, 'failure', c.alertBy('client_address'), t.failed_logins_window),
                  '>',
                  t.failed_logins_per_ip)
+        + rule.reads(['security'])
         + rule.withWindow(t.failed_logins_window)
         + rule.withTeam(team)
         + rule.withSummary('More than %s failed logins from {{ $labels.client_address }} within %s'
@@ -61,6 +63,7 @@ local rule = import 'rule.libsonnet';
                                           c.alertBy('client_geo_country_iso_code, user_id, client_address')),
                  '>',
                  0)
+        + rule.reads(['security'])
         + rule.withWindow(c.alertRateWindow)
         + rule.withTeam(team)
         + rule.withSummary('{{ $labels.user_id }} logged in from {{ $labels.client_geo_country_iso_code }}')
@@ -77,6 +80,7 @@ local rule = import 'rule.libsonnet';
                  q.adminPermissionChanges(c, audit, c.alertRateWindow, c.alertBy('auth_role, audit_actor, audit_target')),
                  '>',
                  0)
+        + rule.reads(['audit'])
         + rule.withWindow(c.alertRateWindow)
         + rule.withTeam(team)
         + rule.withSummary('{{ $labels.audit_actor }} changed role {{ $labels.auth_role }} of {{ $labels.audit_target }}')

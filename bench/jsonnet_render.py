@@ -18,7 +18,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from provisioning import config  # noqa: E402
-from provisioning.render import ENTRY, available_engines, evaluate, jsonnet_config  # noqa: E402
+from provisioning.jsonnetconfig import jsonnet_config  # noqa: E402
+from provisioning.render import ENTRY, available_engines, evaluate  # noqa: E402
 
 
 def measure(engine: str, raw: dict, runs: int) -> list[float]:

@@ -68,7 +68,8 @@ local q = import 'lib/queries.libsonnet';
           p.loki(c,
                  q.requestsByHourOfDay(c, q.logSel(c, ['%s="application"' % c.labels.logType]), '$__range'),
                  '{{hour}}',
-                 instant=true),
+                 instant=true,
+                 logTypes=['application']),
         ], 'hour')
         + p.withDescription('Served requests in the selected time range, by the hour of day of their timestamp (UTC).'),
       ]),

@@ -16,16 +16,16 @@ local q = import 'lib/queries.libsonnet';
       panels: p.grid([
         p.row.new('Volume'),
         p.timeseries.new('Ingest volume by log type and service', [
-          p.loki(c, q.logBytes(c, streams, byTypeAndService, '$__interval'), '{{log_type}} {{service}}'),
+          p.loki(c, q.logBytes(c, streams, byTypeAndService, '$__interval'), '{{log_type}} {{service}}', logTypes=logTypes),
         ], 'bytes')
         + p.withBars() + p.withStacking(),
         [
           p.timeseries.new('Lines per day by log type', [
-            p.loki(c, q.logLines(c, streams, c.labels.logType, '1d'), '{{log_type}}'),
+            p.loki(c, q.logLines(c, streams, c.labels.logType, '1d'), '{{log_type}}', logTypes=logTypes),
           ])
           + p.withInterval('1d') + p.withBars() + p.withStacking(),
           p.timeseries.new('Bytes per day by log type', [
-            p.loki(c, q.logBytes(c, streams, c.labels.logType, '1d'), '{{log_type}}'),
+            p.loki(c, q.logBytes(c, streams, c.labels.logType, '1d'), '{{log_type}}', logTypes=logTypes),
           ], 'bytes')
           + p.withInterval('1d') + p.withBars() + p.withStacking(),
           p.timeseries.new('Bytes received by Loki per day (all tenants)', [
@@ -53,7 +53,7 @@ local q = import 'lib/queries.libsonnet';
         + p.withHeight(8),
         [
           p.stat.new('Oldest %s record held' % t, [
-            p.loki(c, '{%s="%s"}' % [c.labels.logType, t], maxLines=1) { direction: 'forward' },
+            p.loki(c, '{%s="%s"}' % [c.labels.logType, t], maxLines=1, logTypes=[t]) { direction: 'forward' },
           ], 'dateTimeFromNow')
           + p.withTimeFrom(c.log_types[t].retention)
           + p.withOptions({ reduceOptions: { calcs: ['firstNotNull'], fields: '/^Time$/', values: false } })

@@ -27,7 +27,8 @@ local q = import 'lib/queries.libsonnet';
         ],
         [
           p.barchart.new('Failed logins by source IP (top %d)' % c.topN, [
-            p.loki(c, q.topLogins(c, security, 'failure', 'client_address', '$__range'), '{{client_address}}', instant=true),
+            p.loki(c, q.topLogins(c, security, 'failure', 'client_address', '$__range'), '{{client_address}}', instant=true,
+                   logTypes=['security']),
           ], 'client_address')
           + p.withLinks([p.logsLink('Logins from ${__data.fields.client_address}',
                                     logs,
@@ -36,7 +37,8 @@ local q = import 'lib/queries.libsonnet';
             p.loki(c,
                    q.topLogins(c, security, 'failure', 'client_geo_country_iso_code', '$__range'),
                    '{{client_geo_country_iso_code}}',
-                   instant=true),
+                   instant=true,
+                   logTypes=['security']),
           ], 'client_geo_country_iso_code'),
         ],
         [
@@ -44,13 +46,14 @@ local q = import 'lib/queries.libsonnet';
                            % [c.num(t.failures_before_success), t.failed_logins_window], [
             p.loki(c,
                    q.successAfterFailures(c, security, t.failures_before_success, t.failed_logins_window),
-                   '{{user_id}}'),
+                   '{{user_id}}',
+                   logTypes=['security']),
           ])
           + p.withBars()
           + p.withDescription('Users with at least thresholds.failures_before_success failed logins and a successful one '
                               + 'within thresholds.failed_logins_window (value: their logins in the window).'),
           p.table.new('Successful logins outside allowed countries', [
-            p.loki(c, q.loginsOutsideCountries(c, security, '$__range'), instant=true),
+            p.loki(c, q.loginsOutsideCountries(c, security, '$__range'), instant=true, logTypes=['security']),
           ])
           + p.withDescription('Allowed: %s (security.allowed_countries).' % std.join(', ', c.security.allowed_countries)),
         ],
@@ -59,7 +62,8 @@ local q = import 'lib/queries.libsonnet';
           p.timeseries.new('Permission changes by role', [p.prometheus(c, q.permissionChanges(c, sel), '{{service}} {{role}}')])
           + p.withBars(),
           p.timeseries.new('Access violations (HTTP 403, logs)', [
-            p.loki(c, q.accessViolations(c, application, '$__interval'), '{{%s}} {{http_route}}' % c.labels.service),
+            p.loki(c, q.accessViolations(c, application, '$__interval'), '{{%s}} {{http_route}}' % c.labels.service,
+                   logTypes=['application']),
           ])
           + p.withBars() + p.withStacking()
           + p.withLinks([p.logsLink('403s of ${__field.labels.service}',
@@ -67,9 +71,9 @@ local q = import 'lib/queries.libsonnet';
                                     { service: '${__field.labels.service}', search: '403' })]),
         ],
         p.logs.new('Permission changes (audit log)', [
-          p.loki(c, audit + ' |= "permission.change"', maxLines=c.logLimit),
+          p.loki(c, audit + ' |= "permission.change"', maxLines=c.logLimit, logTypes=['audit']),
         ]) + p.withHeight(8),
-        p.logs.new('Security log stream', [p.loki(c, security, maxLines=c.logLimit)]),
+        p.logs.new('Security log stream', [p.loki(c, security, maxLines=c.logLimit, logTypes=['security'])]),
       ]),
     },
   },

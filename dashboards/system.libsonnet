@@ -19,7 +19,7 @@ local q = import 'lib/queries.libsonnet';
           p.timeseries.new('Start-ups and shutdowns', [p.prometheus(c, q.lifecycleEvents(c, sel), '{{service}} {{phase}}')])
           + p.withBars(),
           p.logs.new('Lifecycle events', [
-            p.loki(c, system + ' |~ "service\\\\.(start|stop)"', maxLines=c.logLimit),
+            p.loki(c, system + ' |~ "service\\\\.(start|stop)"', maxLines=c.logLimit, logTypes=['system']),
           ]) + p.withHeight(8),
         ],
         p.row.new('Resources'),

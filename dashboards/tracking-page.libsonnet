@@ -7,6 +7,7 @@ local q = import 'lib/queries.libsonnet';
 {
   local c = $._config,
   local sel = q.promSel(c),
+  local browser = ['application'],  // the collector files the browser's errors as application logs
 
   grafanaDashboards+:: {
     'tracking-page.json': {
@@ -28,14 +29,14 @@ local q = import 'lib/queries.libsonnet';
         ],
         p.row.new('Errors'),
         [
-          p.timeseries.new('JavaScript errors per minute', [p.loki(c, q.browserErrorsPerMinute(c), '{{service}}')])
+          p.timeseries.new('JavaScript errors per minute', [p.loki(c, q.browserErrorsPerMinute(c), '{{service}}', logTypes=browser)])
           + p.withBars(),
           p.timeseries.new('Browser payloads by outcome', [p.prometheus(c, q.browserPayloads(c, sel), '{{outcome}}')],
                            'reqps')
           + p.withDescription('What the collector took, and what it refused (origin, key, size, rate).'),
         ],
         [
-          p.logs.new('JavaScript errors', [p.loki(c, q.browserErrors(c), maxLines=c.logLimit)]),
+          p.logs.new('JavaScript errors', [p.loki(c, q.browserErrors(c), maxLines=c.logLimit, logTypes=browser)]),
         ],
       ]),
     },

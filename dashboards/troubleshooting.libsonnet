@@ -44,10 +44,10 @@ local textbox(name, label, description) = {
       panels: p.grid([
         p.row.new('Search'),
         p.timeseries.new('Matching records by level', [
-          p.loki(c, q.logLines(c, search, c.labels.level, '$__interval'), '{{level}}'),
+          p.loki(c, q.logLines(c, search, c.labels.level, '$__interval'), '{{level}}', logTypes='variable'),
         ])
         + p.withBars() + p.withStacking() + p.withHeight(6),
-        p.logs.new('Records', [p.loki(c, search, maxLines=c.logLimit)]) + p.withHeight(16),
+        p.logs.new('Records', [p.loki(c, search, maxLines=c.logLimit, logTypes='variable')]) + p.withHeight(16),
         p.row.new('Trace ${trace_id}'),
         p.table.new('Records of the trace by service and level', [
           p.loki(c,

@@ -6,7 +6,7 @@ grafana/notifications.py are its two writers.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from provisioning.markers import TEMPLATE_ROLES
@@ -90,7 +90,6 @@ class GrafanaSettings:
     security_folder_uid: str = "tracklog-security"
     security_permission: str = "View"
     alerts_editable_in_ui: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -208,7 +207,10 @@ def read_grafana(r: Any, raw: Any) -> GrafanaSettings:
     permission = r.string(node, "security_permission", "grafana.security_permission", "View")
     if permission not in ("View", "Edit"):
         r.problem(node, "security_permission", "grafana.security_permission", f"View or Edit, got {permission!r}")
-    known = set(GrafanaSettings.__dataclass_fields__) - {"extra"}
+    known = tuple(GrafanaSettings.__dataclass_fields__)
+    for key in node:
+        if key not in known:
+            r.problem(node, key, f"grafana.{key}", f"unknown key; known: {', '.join(known)}")
     return GrafanaSettings(
         enabled=bool(node.get("enabled", False)),
         folder=r.string(node, "folder", "grafana.folder", "Delivery tracking"),
@@ -217,8 +219,7 @@ def read_grafana(r: Any, raw: Any) -> GrafanaSettings:
         security_folder=r.string(node, "security_folder", "grafana.security_folder", "Delivery tracking / Security"),
         security_folder_uid=r.string(node, "security_folder_uid", "grafana.security_folder_uid", "tracklog-security"),
         security_permission=permission,
-        alerts_editable_in_ui=bool(node.get("alerts_editable_in_ui", False)),
-        extra={k: v for k, v in node.items() if k not in known})
+        alerts_editable_in_ui=bool(node.get("alerts_editable_in_ui", False)))
 
 
 def _list(r: Any, node: Any, key: str) -> list[Any]:

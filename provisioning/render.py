@@ -16,9 +16,9 @@ from typing import Any
 import yaml
 
 from exporters.files import write_atomic
-from provisioning import datasources
 from provisioning.config import Config
 from provisioning.errors import RenderError
+from provisioning.jsonnetconfig import jsonnet_config
 
 REPO = Path(__file__).resolve().parents[1]
 ENTRY = REPO / "tracklog.jsonnet"
@@ -62,6 +62,8 @@ class Rendered:
     folders: list[dict[str, Any]] = field(default_factory=list)  # {uid, title, permissions?: [{team, permission}]}
     dashboard_folders: dict[str, str] = field(default_factory=dict)  # file name -> folder uid
     templates: list[dict[str, str]] = field(default_factory=list)  # notification templates: {name, template}
+    # endpoints.loki.tenants: tenant -> the Loki ruler rule file of the rules reading its records
+    loki_rules_by_tenant: dict[str, Any] = field(default_factory=dict)
 
 
 def available_engines() -> list[str]:
@@ -76,28 +78,9 @@ def available_engines() -> list[str]:
     return found
 
 
-def jsonnet_config(config: Config) -> dict[str, Any]:
-    """tracklog.yaml as parsed, with the endpoint URLs as the loader resolved them (TRACKLOG_*_URL overrides) and
-    the retention rules it derived."""
-    raw = dict(config.raw)
-    endpoints = {key: dict(value) if isinstance(value, Mapping) else value
-                 for key, value in (raw.get("endpoints") or {}).items()}
-    resolved = {"loki": config.endpoints.loki.url, "prometheus": config.endpoints.prometheus,
-                "alertmanager": config.endpoints.alertmanager, "grafana": config.endpoints.grafana.url}
-    for key, url in resolved.items():
-        endpoints[key] = {**(endpoints.get(key) or {}), "url": url}
-    raw["endpoints"] = endpoints
-    # The retention rules as Loki gets them (selector, priority), so dashboards show what is applied, not a copy.
-    raw["retention_rules"] = [
-        {"log_type": r.log_type, "selector": r.selector, "priority": r.priority, "retention": r.retention,
-         "days": r.retention_seconds / 86_400}
-        for r in config.retention_rules
-    ]
-    return raw
-
-
-def evaluate(config_raw: Mapping[str, Any], entry: Path = ENTRY, engine: str = "auto") -> tuple[dict[str, Any], str]:
-    """Evaluate ``entry`` with ``config_raw`` as its top-level argument ``config``.
+def evaluate(config_json: Mapping[str, Any], entry: Path = ENTRY, engine: str = "auto") -> tuple[dict[str, Any], str]:
+    """Evaluate ``entry`` with ``config_json`` (:func:`provisioning.jsonnetconfig.jsonnet_config`) as its top-level
+    argument ``config``.
 
     Returns:
         The output object and the name of the binding that produced it.
@@ -107,9 +90,8 @@ def evaluate(config_raw: Mapping[str, Any], entry: Path = ENTRY, engine: str = "
     """
     name = _pick(engine)
     binding = importlib.import_module(ENGINES[name])
-    config_json = json.dumps(config_raw, default=str)
     try:
-        text = binding.evaluate_file(str(entry), tla_codes={"config": config_json})
+        text = binding.evaluate_file(str(entry), tla_codes={"config": json.dumps(config_json)})
     except RuntimeError as exc:
         raise _render_error(str(exc), entry) from None
     return json.loads(text), name
@@ -129,7 +111,6 @@ def render(config: Config, out_dir: str | os.PathLike[str] | None = None, engine
     out = Path(out_dir) if out_dir is not None else DEFAULT_OUT
     started = time.perf_counter()
     output, name = evaluate(jsonnet_config(config), Path(entry) if entry is not None else ENTRY, engine)
-    output = datasources.with_tenants(config, output)  # a Loki datasource per tenant; security/audit queries use it
     seconds = time.perf_counter() - started
 
     dashboards_dir = (out / DASHBOARDS_DIR).resolve()
@@ -158,6 +139,7 @@ def render(config: Config, out_dir: str | os.PathLike[str] | None = None, engine
         dashboards=output["grafanaDashboards"],
         prometheus_rules=output["prometheusRules"],
         loki_rules=output["lokiRules"],
+        loki_rules_by_tenant=output["lokiRulesByTenant"],
         grafana_alerts=output["grafanaAlerts"],
         provisioning=provisioning,
         files=tuple(files),
@@ -184,10 +166,7 @@ def render_compose_provisioning(config: Config, out_dir: str | os.PathLike[str],
     Returns:
         The provisioning directory to mount at /etc/grafana/provisioning.
     """
-    raw = jsonnet_config(config)
-    raw["endpoints"] = {**raw["endpoints"], **{key: {**raw["endpoints"].get(key, {}), "url": url}
-                                               for key, url in COMPOSE_ENDPOINTS.items()}}
-    output = datasources.with_tenants(config, evaluate(raw, ENTRY, engine)[0])
+    output = evaluate(jsonnet_config(config, COMPOSE_ENDPOINTS), ENTRY, engine)[0]
     provisioning = {key: output["grafanaProvisioning"][key] for key in ("datasources", "dashboards")}
     _set_provider_paths(provisioning, COMPOSE_DASHBOARDS)
     out = Path(out_dir)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from provisioning.logql import quote
 from provisioning.selector import parse as parse_selector
@@ -169,3 +170,44 @@ def _excludes(op: str, value: str, other_op: str, other: str) -> bool:
     except re.error:
         return False
     return not matches if other_op == "=~" else matches
+
+
+@dataclass(frozen=True)
+class ArchiveConfig:
+    """``archive:``: how far behind now archive runs end, and which log types are archived."""
+
+    lag: str = ""  # empty: no lag, `tracklog archive --before` defaults to now
+    lag_seconds: int = 0
+    log_types: tuple[str, ...] = ()
+
+
+def read_archive(r: Any, raw: Any, rules: tuple[RetentionRule, ...]) -> ArchiveConfig:
+    """``archive: {lag, log_types}``; refuses a retention of an archived log type that is not longer than the lag."""
+    if raw.get("archive") is None:
+        return ArchiveConfig()
+    node = r.mapping(raw, "archive", "archive")
+    _known_keys(r, node, "archive", ("lag", "log_types"))
+    lag = r.string(node, "lag", "archive.lag")
+    lag_seconds = 0
+    if lag:
+        try:
+            lag_seconds = parse_duration(lag) // NS
+        except ValueError as exc:
+            r.problem(node, "lag", "archive.lag", str(exc))
+    archived = node.get("log_types", list(LOG_TYPES))
+    if not isinstance(archived, list):
+        r.problem(node, "log_types", "archive.log_types", f"must be a list of log types ({', '.join(LOG_TYPES)})")
+        archived = []
+    for name in archived:
+        if name not in LOG_TYPES:
+            r.problem(node, "log_types", "archive.log_types",
+                      f"unknown log type {name!r}; the four are {', '.join(LOG_TYPES)}")
+    archived = tuple(str(name) for name in archived if name in LOG_TYPES)
+    if lag_seconds:
+        lag_place = r.place(r.line_of(node, "lag"))
+        for rule in rules:
+            if rule.log_type in archived and 0 < rule.retention_seconds <= lag_seconds:
+                r.problem_at(rule.line, rule.where,
+                             f"{rule.retention} is not longer than archive.lag ({lag}, {lag_place}): {rule.log_type} "
+                             f"is archived, and its data would expire before it is archived")
+    return ArchiveConfig(lag=lag, lag_seconds=lag_seconds, log_types=archived)

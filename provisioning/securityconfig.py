@@ -1,12 +1,14 @@
-"""The account populations, detection scopes and spread-out-attack thresholds of tracklog.yaml's ``security:``.
+"""tracklog.yaml's ``security:``: the login policy (allowed countries and networks, admin roles), the account
+populations, detection scopes and spread-out-attack thresholds.
 
-Loaded into frozen dataclasses apart from :mod:`provisioning.config` (which only keeps ``security`` in ``raw``),
-every problem reported with file:line. ``audit detect`` reads them; the alert rules read the same keys from the
-raw config (alerts/security.libsonnet), so both page on the same thresholds.
+Read by :func:`read_security` into frozen dataclasses when tracklog.yaml is loaded, every problem with file:line.
+``audit detect`` reads them, and the alert rules get the same values (:meth:`SecurityConfig.as_jsonnet`, read by
+alerts/security.libsonnet and alerts/attacks.libsonnet), so both page on the same thresholds.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,9 +30,9 @@ class Population:
     of user ids / names. A population with none of the three is everyone not matched before it."""
 
     name: str
-    roles: frozenset[str] = frozenset()
+    roles: tuple[str, ...] = ()  # as tracklog.yaml lists them (the alert rules' regex keeps that order)
     user_ids: tuple[re.Pattern[str], ...] = ()
-    users: frozenset[str] = frozenset()
+    users: tuple[str, ...] = ()
 
     @property
     def catch_all(self) -> bool:
@@ -39,12 +41,12 @@ class Population:
     def matches(self, record: Mapping[str, Any], role_field: str) -> bool:
         if self.catch_all:
             return True
-        if self.roles and roles_of(record.get(role_field)) & self.roles:
+        if self.roles and roles_of(record.get(role_field)) & set(self.roles):
             return True
         user = str(record.get("user.id") or "")
         if user and any(p.fullmatch(user) for p in self.user_ids):
             return True
-        return bool(self.users) and bool({user, str(record.get("user.name") or "")} & self.users)
+        return bool(self.users) and bool({user, str(record.get("user.name") or "")} & set(self.users))
 
 
 def roles_of(value: Any) -> set[str]:
@@ -70,6 +72,7 @@ class Scope:
 class Attacks:
     """Thresholds of the spread-out attacks, each counted within ``window_ns``."""
 
+    window: str = "10m"  # as tracklog.yaml writes it (the alert rules' range)
     window_ns: int = 10 * 60 * NS
     stuffing_accounts: int = 20
     stuffing_addresses: int = 20
@@ -77,6 +80,7 @@ class Attacks:
     spraying_accounts: int = 20
     spraying_addresses: int = 10
     spraying_attempts_per_account: int = 3
+    surge_baseline: str = "6h"
     surge_baseline_ns: int = 6 * 3600 * NS
     surge_factor: float = 3.0
     surge_failures: int = 30
@@ -104,12 +108,23 @@ _ATTACK_KEYS: dict[str, dict[str, tuple[str, type]]] = {
 }
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+DEFAULT_ALLOWED_COUNTRIES = ("DE", "AT", "CH", "NL", "FR")  # dashboards/lib/config.libsonnet's defaults
+DEFAULT_ALLOWED_NETWORKS = ("10.0.0.0/8", "192.168.0.0/16", "203.0.113.0/24")
+DEFAULT_ADMIN_ROLES = ("admin", "superuser")
+
+
 @dataclass(frozen=True)
 class SecurityConfig:
     role_field: str = DEFAULT_ROLE_FIELD
     populations: tuple[Population, ...] = ()
     scopes: dict[str, Scope] = field(default_factory=dict)
     attacks: Attacks = field(default_factory=Attacks)
+    # ISO 3166 alpha-2 codes logins are expected from; networks clients are expected in; roles whose every
+    # permission change is worth a finding. An empty list switches its check off.
+    allowed_countries: tuple[str, ...] = DEFAULT_ALLOWED_COUNTRIES
+    allowed_networks: tuple[Network, ...] = tuple(ipaddress.ip_network(n) for n in DEFAULT_ALLOWED_NETWORKS)
+    admin_roles: tuple[str, ...] = DEFAULT_ADMIN_ROLES
 
     def population_of(self, record: Mapping[str, Any]) -> str:
         """The name of the first population the login record's account belongs to ('' when none)."""
@@ -131,9 +146,37 @@ class SecurityConfig:
         """The longest look-back of a per-user baseline."""
         return max((self.scope(k).lookback_ns for k in DEFAULT_SCOPES), default=0)
 
+    def as_jsonnet(self) -> dict[str, Any]:
+        """The section as the Jsonnet reads it (dashboards/lib/config.libsonnet ``security``)."""
+        a = self.attacks
+        return {
+            "allowed_countries": list(self.allowed_countries),
+            "allowed_networks": [str(n) for n in self.allowed_networks],
+            "admin_roles": list(self.admin_roles),
+            "role_field": self.role_field,
+            "populations": [
+                {"name": p.name, **({"roles": list(p.roles)} if p.roles else {}),
+                 **({"user_ids": [u.pattern for u in p.user_ids]} if p.user_ids else {}),
+                 **({"users": list(p.users)} if p.users else {})}
+                for p in self.populations
+            ],
+            "detections": {kind: {"populations": sorted(self.scope(kind).populations),
+                                  "severity": self.scope(kind).severity} for kind in DEFAULT_SCOPES},
+            "attacks": {
+                "window": a.window,
+                "credential_stuffing": {"accounts": a.stuffing_accounts, "addresses": a.stuffing_addresses,
+                                        "unknown_user_share": a.stuffing_unknown_share},
+                "password_spraying": {"accounts": a.spraying_accounts, "addresses": a.spraying_addresses,
+                                      "attempts_per_account": a.spraying_attempts_per_account},
+                "failure_surge": {"baseline": a.surge_baseline, "factor": a.surge_factor,
+                                  "failures": a.surge_failures, "ratio": a.surge_ratio},
+                "spread_success_after_failures": {"addresses": a.spread_success_addresses},
+            },
+        }
+
     @classmethod
     def from_raw(cls, raw: Mapping[str, Any], path: str | Path = "tracklog.yaml") -> SecurityConfig:
-        """Read ``security`` of tracklog.yaml (Config.raw); ConfigError names every problem with file:line."""
+        """Read ``security`` of a parsed tracklog.yaml document; ConfigError names every problem with file:line."""
         r = _Reader(Path(path))
         found = read_security(r, raw)
         if r.problems:
@@ -145,11 +188,36 @@ def read_security(r: _Reader, raw: Mapping[str, Any]) -> SecurityConfig:
     """The ``security`` section, its problems going to ``r`` (config.load collects them with every other's)."""
     section = r.mapping(raw, "security", "security")
     role_field = r.string(section, "role_field", "security.role_field", DEFAULT_ROLE_FIELD)
-    populations = _populations(r, section, _strings(r, section, "admin_roles", "security"))
+    admin_roles = _strings(r, section, "admin_roles", "security") if "admin_roles" in section \
+        else list(DEFAULT_ADMIN_ROLES)
+    populations = _populations(r, section, admin_roles)
     names = {p.name for p in populations}
     scopes = _scopes(r, section, names)
     attacks = _attacks(r, section)
-    return SecurityConfig(role_field, populations, scopes, attacks)
+    countries = _strings(r, section, "allowed_countries", "security") if "allowed_countries" in section \
+        else list(DEFAULT_ALLOWED_COUNTRIES)
+    for code in countries:
+        if not re.fullmatch(r"[A-Za-z]{2}", code):
+            r.problem(section, "allowed_countries", "security.allowed_countries",
+                      f"{code!r} is not an ISO 3166 alpha-2 code like DE")
+    networks = []
+    texts = _strings(r, section, "allowed_networks", "security") if "allowed_networks" in section \
+        else list(DEFAULT_ALLOWED_NETWORKS)
+    for text in texts:
+        try:
+            networks.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            r.problem(section, "allowed_networks", "security.allowed_networks",
+                      f"{text!r} is not a network like 10.0.0.0/8")
+    for key in section:
+        if key not in _SECTION_KEYS:
+            r.problem(section, key, f"security.{key}", f"unknown key; known: {', '.join(_SECTION_KEYS)}")
+    return SecurityConfig(role_field, populations, scopes, attacks, tuple(c.upper() for c in countries),
+                          tuple(networks), tuple(admin_roles))
+
+
+_SECTION_KEYS = ("allowed_countries", "allowed_networks", "admin_roles", "role_field", "populations", "detections",
+                 "attacks")
 
 
 def _strings(r: _Reader, node: Any, key: str, where: str) -> list[str]:
@@ -165,7 +233,7 @@ def _strings(r: _Reader, node: Any, key: str, where: str) -> list[str]:
 def _populations(r: _Reader, section: Any, admin_roles: list[str]) -> tuple[Population, ...]:
     items = section.get("populations") if isinstance(section, Mapping) else None
     if items is None:  # not configured: admins by security.admin_roles, everyone else a customer
-        return (Population("admins", frozenset(admin_roles)), Population("customers"))
+        return (Population("admins", tuple(admin_roles)), Population("customers"))
     if not isinstance(items, list) or not items:
         r.problem(section, "populations", "security.populations", "must be a non-empty list of {name, ...}")
         return ()
@@ -190,8 +258,8 @@ def _populations(r: _Reader, section: Any, admin_roles: list[str]) -> tuple[Popu
                 patterns.append(re.compile(text))
             except re.error as exc:
                 r.problem(item, "user_ids", f"{where}.user_ids", f"{text!r} is not a regex: {exc}")
-        population = Population(name, frozenset(_strings(r, item, "roles", where)), tuple(patterns),
-                                frozenset(_strings(r, item, "users", where)))
+        population = Population(name, tuple(_strings(r, item, "roles", where)), tuple(patterns),
+                                tuple(_strings(r, item, "users", where)))
         if out and out[-1].catch_all:
             r.problem(item, "name", where, f"follows {out[-1].name!r}, which has no rule and takes everyone")
         out.append(population)
@@ -243,6 +311,7 @@ def _attacks(r: _Reader, section: Any) -> Attacks:
     node = r.mapping(section, "attacks", "security.attacks")
     values: dict[str, Any] = {}
     if "window" in node:
+        values["window"] = str(node["window"])
         values["window_ns"] = _duration(r, node, "window", "security.attacks", str(node["window"]))
     for kind, item in node.items():
         if kind == "window":
@@ -256,6 +325,7 @@ def _attacks(r: _Reader, section: Any) -> Attacks:
             continue
         for key, value in item.items():
             if kind == "failure_surge" and key == "baseline":
+                values["surge_baseline"] = str(value)
                 values["surge_baseline_ns"] = _duration(r, item, key, where, str(value))
                 continue
             if key not in _ATTACK_KEYS[kind]:

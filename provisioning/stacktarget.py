@@ -20,8 +20,7 @@ import yaml
 
 from exporters.files import write_atomic
 from provisioning import alertmanager
-from provisioning.config import Config, LokiEndpoint
-from provisioning.datasources import query_tenant
+from provisioning.config import Config
 from provisioning.errors import TracklogError
 from provisioning.plan import DELETE, Change, Resource
 from provisioning.render import Rendered
@@ -125,11 +124,10 @@ class StackTarget:
         return "tracklog" if tenant_dir == default else f"tracklog@{tenant_dir}"
 
     def _loki_rules(self) -> dict[str, dict]:
-        """Rule file per tenant directory."""
-        loki = self.config.endpoints.loki
+        """Rule file per tenant directory: each rule where the records it reads are (alerts/alerts.libsonnet)."""
         if not self._loki_auth_enabled:
             return {LOKI_TENANT: self.rendered.loki_rules}
-        return {self._loki_dir(tenant): rules for tenant, rules in split_rules(self.rendered.loki_rules, loki).items()}
+        return {self._loki_dir(tenant): rules for tenant, rules in self.rendered.loki_rules_by_tenant.items()}
 
     def check(self) -> list[str]:
         """Problems with what would be written, found before anything is: amtool checks the Alertmanager config."""
@@ -180,24 +178,6 @@ class StackTarget:
         if answer.status_code != 200:
             raise ApplyError(f"{server} at {url} refused the new config: {answer.status_code} "
                              f"{self.am.secrets.mask(answer.text.strip())[:500]}")
-
-
-def split_rules(rules: dict, loki: LokiEndpoint) -> dict[str, dict]:
-    """A Loki rule file split by the tenant each rule reads (``endpoints.loki.tenants``), groups kept by name.
-
-    Tenants without rules get no file (the default tenant keeps an empty one if there are no rules at all). A rule
-    whose queries need several tenants stays with the default tenant, where it sees only that tenant's part (Loki
-    2.2 has no cross-tenant queries).
-    """
-    files: dict[str, dict] = {}
-    for group in rules.get("groups", []):
-        by_tenant: dict[str, list] = {}
-        for rule in group.get("rules", []):
-            tenant = query_tenant(loki, rule.get("expr", ""))
-            by_tenant.setdefault(loki.tenant if tenant is None else tenant, []).append(rule)
-        for tenant, chosen in by_tenant.items():
-            files.setdefault(tenant, {**rules, "groups": []})["groups"].append({**group, "rules": chosen})
-    return files or {loki.tenant: rules}
 
 
 def _write(path: Path, text: str) -> None:

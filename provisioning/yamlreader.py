@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from provisioning.errors import ConfigError
+
 
 class LineDict(dict):
     """A mapping that remembers the line of each of its keys (1-based)."""
@@ -78,3 +80,28 @@ class Reader:
                 node, key, where, f"must name an environment variable (never the secret itself), got {value!r}"
             )
         return value
+
+
+def override(path: Path, raw: LineDict, key: str, value: Any) -> None:
+    """Set the dotted ``key`` of the parsed document to ``value``; ConfigError when the document has no such key."""
+    parts = [p for p in key.split(".") if p]
+    node: Any = raw
+    for depth, part in enumerate(parts[:-1]):
+        if not isinstance(node, dict) or not isinstance(node.get(part), dict):
+            raise ConfigError([f"{path}: {'.'.join(parts[:depth + 1])} is not a mapping in {path.name}"])
+        node = node[part]
+    if not parts or not isinstance(node, dict) or parts[-1] not in node:
+        known = ", ".join(sorted(str(k) for k in node)) if isinstance(node, dict) else "none"
+        raise ConfigError([f"{path}: {path.name} has no {key} (keys there: {known})"])
+    node[parts[-1]] = value
+
+
+def key_lines(node: Any, prefix: str = "") -> dict[str, int]:
+    """Every key of the parsed document, dotted, with its line."""
+    out: dict[str, int] = {}
+    if isinstance(node, LineDict):
+        for key, value in node.items():
+            dotted = f"{prefix}{key}"
+            out[dotted] = node.key_lines.get(key, 0)
+            out.update(key_lines(value, dotted + "."))
+    return out

@@ -1,9 +1,10 @@
 // Every knob of tracklog's dashboards and alerts, with its default, in one `_config+::` object.
 //
-// tracklog.jsonnet merges tracklog.yaml (provisioning.config.Config.raw, passed as a top-level argument)
-// over these defaults, objects recursively and everything else replaced. Sections that tracklog.yaml has
-// keep its snake_case names (thresholds, security, grafana, services, log_types); knobs that only the
-// Jsonnet uses are camelCase and may be overridden from tracklog.yaml as well. Dashboards and alerts read
+// tracklog.jsonnet merges tracklog.yaml (checked and typed by provisioning/config.py, written for Jsonnet by
+// provisioning/jsonnetconfig.py, passed as a top-level argument) over these defaults, objects recursively and
+// everything else replaced. Sections that tracklog.yaml has keep its snake_case names (thresholds, security,
+// grafana, services, log_types); knobs that only the Jsonnet uses are camelCase and may be overridden from
+// tracklog.yaml as well (an unknown one is refused). Dashboards and alerts read
 // only `$._config`; nothing here reads the environment.
 local keep = { [ch]: true for ch in std.stringChars('abcdefghijklmnopqrstuvwxyz0123456789') };
 
@@ -13,6 +14,18 @@ local slug(text) =
   std.join('-', std.filter(function(part) part != '', std.split(mapped, ' ')));
 
 local unitSeconds = { s: 1, m: 60, h: 3600, d: 86400, w: 7 * 86400, y: 365 * 86400 };
+
+// A Grafana uid part from a Loki tenant id: every run of characters outside [A-Za-z0-9_-] becomes one '-'.
+local uidSafe = { [ch]: true for ch in std.stringChars('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-') };
+local uidPart(text) = std.foldl(
+  function(acc, ch) if std.objectHas(uidSafe, ch) then [acc[0] + ch, false] else if acc[1] then acc else [acc[0] + '-', true],
+  std.stringChars(text),
+  ['', false]
+)[0];
+
+// A regex matching `text` literally (the characters Python's re.escape escapes).
+local regexSpecial = { [ch]: true for ch in std.stringChars('()[]{}?*+-|^$\\.&~# \t\n\r\f') };
+local regexEscape(text) = std.join('', [if std.objectHas(regexSpecial, ch) then '\\' + ch else ch for ch in std.stringChars(text)]);
 
 {
   _config+:: {
@@ -73,6 +86,8 @@ local unitSeconds = { s: 1, m: 60, h: 3600, d: 86400, w: 7 * 86400, y: 365 * 864
       // Failures of one user before a success, within failed_logins_window, that the security dashboard
       // highlights (a password guessed after a run of failures).
       failures_before_success: 3,
+      // Two logins of one user from different countries closer than this many hours (audit detect).
+      impossible_travel_hours: 2,
       // Records the exporters dropped within exporter_dropped_window (1: any record).
       exporter_dropped_records: 1,
       exporter_dropped_window: '5m',
@@ -165,6 +180,8 @@ local unitSeconds = { s: 1, m: 60, h: 3600, d: 86400, w: 7 * 86400, y: 365 * 864
       prometheus: { type: 'prometheus', uid: 'prometheus', name: 'Prometheus' },
       alertmanager: { type: 'alertmanager', uid: 'alertmanager', name: 'Alertmanager' },
     },
+    // The name of the dashboard variable that picks the Loki tenant of queries reading several tenants' records.
+    tenantVariable: 'loki_tenant',
     // Dashboard and alert-rule uids are this prefix plus a slug of the name (Grafana allows 40 characters).
     uidPrefix: 'tl-',
     // Tags on every dashboard; the dashboard links menu lists the dashboards with these tags.
@@ -194,6 +211,59 @@ local unitSeconds = { s: 1, m: 60, h: 3600, d: 86400, w: 7 * 86400, y: 365 * 864
       std.foldl(function(team, s) if s.name == service && std.get(s, 'team', '') != '' then s.team else team,
                 c.services,
                 c.platformTeam),
+    // ---------------------------------------------------------------------------------------------
+    // Loki tenants (endpoints.loki.tenants): Loki 2.2 answers a query from one tenant only, so each query
+    // is built with the log types it reads (panels.loki(..., logTypes), rule.reads(...)) and reads the
+    // Grafana datasource of their tenant; Grafana gets one Loki datasource per tenant.
+    // ---------------------------------------------------------------------------------------------
+    // The tenant holding a log type's records.
+    tenantOf(logType):: std.get(c.endpoints.loki.tenants, logType, c.endpoints.loki.tenant),
+    // Every tenant tracklog writes to, the default one first.
+    tenantIds:: std.foldl(function(ids, t) if std.member(ids, t) then ids else ids + [t],
+                          [c.endpoints.loki.tenants[k] for k in std.objectFields(c.endpoints.loki.tenants)],
+                          [c.endpoints.loki.tenant]),
+    // Grafana's Loki datasource of a tenant: the configured one for the default tenant, else a copy named
+    // after the tenant (uid 'loki' + tenant 'security-logs' -> 'loki-security-logs').
+    lokiTenantDatasource(tenant)::
+      if tenant == c.endpoints.loki.tenant then c.datasources.loki
+      else c.datasources.loki {
+        uid: std.substr('%s-%s' % [c.datasources.loki.uid, uidPart(tenant)], 0, 40),
+        name: '%s (%s)' % [c.datasources.loki.name, tenant],
+      },
+    // The tenant a query reading `logTypes` reads: a list of log types, null (the query names none: the
+    // default tenant) or 'variable' (a dashboard variable picks the log type). null when they are several
+    // tenants' (a dashboard's query then reads the tenant its loki_tenant variable picks).
+    lokiTenantFor(logTypes)::
+      local tenants =
+        if logTypes == null then [c.endpoints.loki.tenant]
+        else if logTypes == 'variable' then []
+        else std.uniq(std.sort([c.tenantOf(t) for t in logTypes]));
+      if std.length(tenants) == 1 then tenants[0] else null,
+    // The datasource {type, uid} of a dashboard query reading `logTypes` (see lokiTenantFor).
+    lokiDatasourceFor(logTypes)::
+      local tenant = c.lokiTenantFor(logTypes);
+      local ds =
+        if std.length(c.tenantIds) < 2 then c.datasources.loki
+        else if tenant != null then c.lokiTenantDatasource(tenant)
+        else c.datasources.loki { uid: '${%s}' % c.tenantVariable };
+      { type: ds.type, uid: ds.uid },
+    // The tenant an alert rule reading `logTypes` is evaluated in: a rule has no variable to pick one, so a
+    // rule reading several tenants' records stays in the default tenant and sees only its part.
+    lokiRuleTenant(logTypes)::
+      local tenant = c.lokiTenantFor(logTypes);
+      if tenant == null then c.endpoints.loki.tenant else tenant,
+    // Grafana's datasource variable listing tracklog's Loki datasources ('Loki', 'Loki (<tenant>)').
+    tenantVariableOf(ds):: {
+      name: c.tenantVariable,
+      label: 'Loki tenant',
+      type: 'datasource',
+      query: ds.type,
+      regex: '/^%s( \\(.+\\))?$/' % regexEscape(ds.name),
+      hide: 0,
+      refresh: 1,
+      current: { text: ds.name, value: ds.uid },
+    },
+
     // The `by` clause of an alert: alertLabels first, then the alert's own labels.
     alertBy(labels):: std.join(', ', c.alertLabels + [labels]),
     // A regex alternative of strings: ['DE', 'AT'] -> 'DE|AT'.
@@ -210,8 +280,11 @@ local unitSeconds = { s: 1, m: 60, h: 3600, d: 86400, w: 7 * 86400, y: 365 * 864
     seconds(duration)::
       local text = std.toString(duration);
       local unit = text[std.length(text) - 1];
-      if std.objectHas(unitSeconds, unit) then
-        std.parseInt(std.substr(text, 0, std.length(text) - 1)) * unitSeconds[unit]
+      local number = std.substr(text, 0, std.length(text) - 1);
+      local digits = std.length(number) > 0
+                     && std.all([std.member('0123456789', ch) for ch in std.stringChars(number)]);
+      if digits && std.objectHas(unitSeconds, unit) then
+        std.parseInt(number) * unitSeconds[unit]
       else
         error 'not a duration like 30s, 5m, 24h, 30d, 4w or 1y: "%s"' % text,
   },

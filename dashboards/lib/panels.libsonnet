@@ -1,13 +1,18 @@
 // House panel constructors in grafonnet's style: `<kind>.new(...)` plus `with*()` mixins joined with `+`.
 //
-// Targets are made by `prometheus(c, expr)` / `loki(c, expr)`; each carries its datasource {type, uid}
-// from `c.datasources`, and a panel takes its datasource from its first target. `grid(rows)` lays out
+// Targets are made by `prometheus(c, expr)` / `loki(c, expr, logTypes=...)`; each carries its datasource
+// {type, uid} from `c.datasources` (a Loki target the one of the tenant holding the log types it reads), and
+// a panel takes its targets' datasource (Grafana's '-- Mixed --' when they differ). `grid(rows)` lays out
 // rows of panels (each row shares the 24 columns equally); lib/defaults.libsonnet numbers the panels.
+local mixed = { type: 'datasource', uid: '-- Mixed --' };  // Grafana's datasource of a panel using several
+local datasourceOf(targets) =
+  if std.length(std.uniq(std.sort([t.datasource.uid for t in targets]))) == 1 then targets[0].datasource else mixed;
+
 local panel(type, title, targets) = {
   type: type,
   title: title,
   targets: [targets[i] { refId: std.char(std.codepoint('A') + i) } for i in std.range(0, std.length(targets) - 1)],
-  [if std.length(targets) > 0 then 'datasource']: targets[0].datasource,
+  [if std.length(targets) > 0 then 'datasource']: datasourceOf(targets),
   gridPos: { h: 8 },
 };
 
@@ -16,6 +21,8 @@ local fieldDefaults(unit) = {
 };
 
 {
+  datasourceOf(targets):: datasourceOf(targets),
+
   // ----------------------------------------------------------------------------------------------
   // Targets.
   // ----------------------------------------------------------------------------------------------
@@ -28,8 +35,11 @@ local fieldDefaults(unit) = {
     range: !instant,
     format: format,
   },
-  loki(c, expr, legend='', instant=false, maxLines=null):: {
-    datasource: { type: c.datasources.loki.type, uid: c.datasources.loki.uid },
+  // logTypes: the log types whose records `expr` reads (a list; 'variable' when a dashboard variable picks
+  // them; null when it names none), which decide the Loki tenant it reads (c.lokiDatasourceFor).
+  loki(c, expr, legend='', instant=false, maxLines=null, logTypes=null):: {
+    datasource: c.lokiDatasourceFor(logTypes),
+    logTypes:: logTypes,
     expr: expr,
     legendFormat: legend,
     queryType: if instant then 'instant' else 'range',

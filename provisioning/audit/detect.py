@@ -3,7 +3,7 @@
 Records are the JSON events the exporters write (flat, dotted OpenTelemetry keys: ``event.name``, ``user.id``,
 ``client.address``...). A record's time is ``_ts_ns`` (the Loki entry's timestamp, set by :func:`records_from`)
 or else its ``timestamp`` field. Thresholds and the security policy come from tracklog.yaml (``thresholds`` and
-``security``); see :meth:`Thresholds.from_raw` and :meth:`Policy.from_raw`.
+``security``); see :meth:`Thresholds.from_config` and :meth:`Policy.from_security`.
 """
 
 from __future__ import annotations
@@ -11,29 +11,23 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from provisioning import logql
+from provisioning import thresholds as config_thresholds
 from provisioning.audit import attacks, baselines
 from provisioning.audit.findings import SEVERITY_ORDER, TS, Finding, example, record_ns
-from provisioning.errors import ConfigError
 from provisioning.lokiquery import Entry
 from provisioning.securityconfig import SecurityConfig
-from provisioning.timerange import NS, TimeRangeError, parse_duration
+from provisioning.timerange import NS
 
 LOGIN, PERMISSION_CHANGE, AUTHZ_DENIED = "auth.login", "permission.change", "authz.denied"
 EVENTS = (LOGIN, PERMISSION_CHANGE, AUTHZ_DENIED)
 LOG_TYPES = ("audit", "security")  # what detection, the report and verify read
 
-# failures_before_success is not in the shipped tracklog.yaml; this is the default the security dashboard uses
-# for it (dashboards/lib/config.libsonnet), so the command and the dashboard agree until tracklog.yaml sets one.
-DEFAULT_FAILURES_BEFORE_SUCCESS = 3
-DEFAULT_IMPOSSIBLE_TRAVEL_HOURS = 2
-
 _FALSE_WORDS = {"", "false", "no", "none", "null", "0", "off", "revoked", "denied", "disabled"}
-
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -43,40 +37,10 @@ class Thresholds:
     impossible_travel_ns: int
 
     @classmethod
-    def from_raw(cls, raw: Mapping[str, Any]) -> Thresholds:
-        """Read ``thresholds`` of tracklog.yaml (Config.raw); ConfigError names every missing or bad value."""
-        section = raw.get("thresholds") or {}
-        problems: list[str] = []
-
-        def number(key: str, default: float | None, kind: Callable[[Any], Any] = int) -> Any:
-            value = section.get(key, default)
-            if value is None:
-                problems.append(f"thresholds.{key}: missing; audit detect needs it")
-                return 0
-            try:
-                result = kind(value)
-            except (TypeError, ValueError):
-                problems.append(f"thresholds.{key}: must be a number, got {value!r}")
-                return 0
-            if isinstance(value, bool) or result <= 0:
-                problems.append(f"thresholds.{key}: must be a positive number, got {value!r}")
-            return result
-
-        per_ip = number("failed_logins_per_ip", None)
-        before_success = number("failures_before_success", DEFAULT_FAILURES_BEFORE_SUCCESS)
-        travel_hours = number("impossible_travel_hours", DEFAULT_IMPOSSIBLE_TRAVEL_HOURS, float)
-        window_text = section.get("failed_logins_window")
-        window_ns = 0
-        if window_text is None:
-            problems.append("thresholds.failed_logins_window: missing; audit detect needs it")
-        else:
-            try:
-                window_ns = parse_duration(str(window_text))
-            except TimeRangeError as exc:
-                problems.append(f"thresholds.failed_logins_window: {exc}")
-        if problems:
-            raise ConfigError(problems)
-        return cls(per_ip, window_ns, before_success, int(travel_hours * 3600 * NS))
+    def from_config(cls, thresholds: config_thresholds.Thresholds) -> Thresholds:
+        """The detections' view of tracklog.yaml's ``thresholds`` (checked when tracklog.yaml was loaded)."""
+        return cls(thresholds.failed_logins_per_ip, thresholds.ns("failed_logins_window"),
+                   thresholds.failures_before_success, thresholds.impossible_travel_ns)
 
 
 @dataclass(frozen=True)
@@ -86,20 +50,10 @@ class Policy:
     admin_roles: frozenset[str]
 
     @classmethod
-    def from_raw(cls, raw: Mapping[str, Any]) -> Policy:
-        """Read ``security`` of tracklog.yaml; an empty or absent list switches its check off."""
-        section = raw.get("security") or {}
-        problems: list[str] = []
-        networks = []
-        for text in section.get("allowed_networks") or []:
-            try:
-                networks.append(ipaddress.ip_network(str(text), strict=False))
-            except ValueError:
-                problems.append(f"security.allowed_networks: {text!r} is not a network like 10.0.0.0/8")
-        if problems:
-            raise ConfigError(problems)
-        return cls(frozenset(str(c).upper() for c in section.get("allowed_countries") or []), tuple(networks),
-                   frozenset(str(r) for r in section.get("admin_roles") or []))
+    def from_security(cls, security: SecurityConfig) -> Policy:
+        """tracklog.yaml's login policy (``security``); an empty list switches its check off."""
+        return cls(frozenset(security.allowed_countries), tuple(security.allowed_networks),
+                   frozenset(security.admin_roles))
 
 
 def records_from(entries: Iterable[Entry]) -> list[dict[str, Any]]:

@@ -14,7 +14,6 @@ from provisioning.audit import report as compliance
 from provisioning.audit.verify import verify
 from provisioning.commands import options
 from provisioning.lokiquery import reader_for
-from provisioning.securityconfig import SecurityConfig
 from provisioning.timerange import resolve
 
 
@@ -49,9 +48,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _read(args: argparse.Namespace, default_since: str, line_filter: bool):
     cfg = config.load(args.config)
-    thresholds = detection.Thresholds.from_raw(cfg.raw)
-    policy = detection.Policy.from_raw(cfg.raw)
-    security = cfg.security or SecurityConfig()
+    thresholds = detection.Thresholds.from_config(cfg.thresholds)
+    policy = detection.Policy.from_security(cfg.security)
+    security = cfg.security
     span = resolve(args.since, args.start, args.end, time.time_ns(), default_since)
     reader = reader_for(cfg, detection.LOG_TYPES)
     records = detection.records_from(reader.entries(detection.selector(args.env, line_filter=line_filter),
@@ -81,7 +80,7 @@ def run_report(args: argparse.Namespace) -> int:
     """Write report.html and the CSVs into --out; print each path."""
     cfg, span, records, findings, policy = _read(args, "30d", line_filter=False)
     paths = compliance.write(Path(args.out), records, findings, policy, span, args.env, time.time_ns(),
-                             str(cfg.raw.get("project") or cfg.project))
+                             cfg.project)
     for path in paths:
         print(path)
     return 0

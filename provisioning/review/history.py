@@ -15,7 +15,6 @@ from typing import Any, Protocol
 import requests
 
 from provisioning.config import Config
-from provisioning.datasources import query_tenant
 from provisioning.errors import TracklogError
 from provisioning.lokiquery import LokiReader
 from provisioning.review.backtest import LabelSet, label_set
@@ -98,15 +97,17 @@ class LokiSource:
     queries: int = 0
     _readers: dict[str, LokiReader] = field(default_factory=dict)
 
-    def _reader(self, query: str) -> LokiReader:
-        tenant = query_tenant(self.config.endpoints.loki, query) or self.config.endpoints.loki.tenant
+    def _reader(self, tenant: str | None) -> LokiReader:
+        tenant = self.config.endpoints.loki.tenant if tenant is None else tenant
         if tenant not in self._readers:
             self._readers[tenant] = LokiReader(self.config, self.timeout, tenant=tenant)
         return self._readers[tenant]
 
-    def range(self, query: str, start: float, end: float, step: float, align: bool = True) -> Series:
-        """``align``: evaluate on multiples of ``step`` as a ruler would; else at start, start + step, ... end."""
-        reader = self._reader(query)
+    def range(self, query: str, start: float, end: float, step: float, align: bool = True,
+              tenant: str | None = None) -> Series:
+        """``align``: evaluate on multiples of ``step`` as a ruler would; else at start, start + step, ... end.
+        ``tenant``: the Loki tenant to read (default: endpoints.loki.tenant)."""
+        reader = self._reader(tenant)
         out: Series = defaultdict(list)
         for a, b in _chunks(*(grid(start, end, step) if align else (start, end)), step):
             self.queries += 1

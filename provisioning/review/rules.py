@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from provisioning import datasources, render
+from provisioning import render
 from provisioning.config import Config
+from provisioning.jsonnetconfig import jsonnet_config
 from provisioning.timerange import NS, parse_duration
 
 _MATH = re.compile(r"^\$A\s*(>=|<=|==|!=|>|<)\s*(-?[0-9.eE+-]+)$")
@@ -35,6 +36,7 @@ class ReviewRule:
     interval: float  # the group's evaluation interval, seconds
     labels: Mapping[str, str]
     expr: str  # what the ruler evaluates
+    tenant: str | None = None  # a LogQL rule: the Loki tenant whose records it reads (its ruler's)
 
     @property
     def composite(self) -> bool:
@@ -49,12 +51,14 @@ def _seconds(text: str) -> float:
 
 
 def _ruler_rules(output: Mapping[str, Any]) -> dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any]]:
+    files = [(None, output["prometheusRules"]), *output["lokiRulesByTenant"].items()]
     found = {}
-    for key in ("prometheusRules", "lokiRules"):
-        for group in output[key]["groups"]:
+    for tenant, rule_file in files:
+        for group in rule_file["groups"]:
             for rule in group["rules"]:
                 if "alert" in rule:
-                    found[(rule["alert"], tuple(sorted(rule.get("labels", {}).items())))] = {**rule, "_group": group}
+                    found[(rule["alert"], tuple(sorted(rule.get("labels", {}).items())))] = {
+                        **rule, "_group": group, "_tenant": tenant}
     return found
 
 
@@ -78,7 +82,8 @@ def from_output(output: Mapping[str, Any]) -> list[ReviewRule]:
                 datasource_uid=query_node["datasourceUid"], query=query_node["model"]["expr"], op=math[1],
                 threshold=float(math[2]), hold=_seconds(runs.get("for", "0m") if runs else g["for"]),
                 interval=interval, labels=dict(g.get("labels", {})),
-                expr=runs["expr"] if runs else f"{query_node['model']['expr']} {math[1]} {math[2]}"))
+                expr=runs["expr"] if runs else f"{query_node['model']['expr']} {math[1]} {math[2]}",
+                tenant=runs["_tenant"] if runs else None))
     return rules
 
 
@@ -98,5 +103,5 @@ def load(config: Config) -> list[ReviewRule]:
     Raises:
         RenderError: Jsonnet failed; the message names the file and line.
     """
-    output, _ = render.evaluate(render.jsonnet_config(config))
-    return from_output(datasources.with_tenants(config, output))
+    output, _ = render.evaluate(jsonnet_config(config))
+    return from_output(output)

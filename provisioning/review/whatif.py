@@ -3,18 +3,18 @@ tracklog.yaml holds the threshold of each rule."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-from provisioning.config import Config
-from provisioning.errors import RenderError
+from provisioning.config import Config, load
+from provisioning.errors import ConfigError, RenderError
 from provisioning.review import rules
 from provisioning.review.suggest import ReviewError
+from provisioning.thresholds import DURATIONS
 
 SENTINEL_BASE = 7_919_000  # distinct, unlikely values: a rule whose threshold is one of them reads that key
 
@@ -37,10 +37,6 @@ class Change:
     new: Any
 
 
-def _line(node: Any, key: str) -> int:
-    return getattr(node, "key_lines", {}).get(key, 0)
-
-
 def parse_set(text: str) -> tuple[list[str], Any]:
     """``thresholds.api_error_rate_percent=2`` -> (['thresholds', 'api_error_rate_percent'], 2); values are YAML.
 
@@ -59,56 +55,55 @@ def parse_set(text: str) -> tuple[list[str], Any]:
 
 
 def apply(config: Config, sets: Iterable[str]) -> tuple[Config, list[Change]]:
-    """``config`` with each ``--set`` applied to a copy of its tracklog.yaml (the file is not touched).
+    """``config`` loaded again with each ``--set`` applied (the file is not touched), checked like the file.
 
     Raises:
-        ReviewError: a path through something that is not a mapping, or a key tracklog.yaml does not have.
+        ReviewError: a path through something that is not a mapping, a key tracklog.yaml does not have, or a
+            value its section refuses.
     """
-    raw = copy.deepcopy(config.raw)  # _LineDict's key_lines survive: deepcopy copies instance attributes
-    changes = []
+    overrides: dict[str, Any] = {}
     for text in sets:
         parts, value = parse_set(text)
-        node: Any = raw
-        for depth, part in enumerate(parts[:-1]):
-            if not isinstance(node, dict) or not isinstance(node.get(part), dict):
-                raise ReviewError(f"--set {text}: {'.'.join(parts[:depth + 1])} is not a mapping in "
-                                  f"{config.path.name}")
-            node = node[part]
-        last = parts[-1]
-        if last not in node:
-            known = ", ".join(sorted(str(k) for k in node)) or "none"
-            raise ReviewError(f"--set {text}: {config.path.name} has no {'.'.join(parts)} (keys there: {known})")
-        changes.append(Change(Key(".".join(parts), _line(node, last), node[last]), value))
-        node[last] = value
-    return dataclasses.replace(config, raw=raw), changes
-
-
-def _numbers(node: Mapping[str, Any], prefix: str) -> list[Key]:
-    out = []
-    for key, value in node.items():
-        if isinstance(value, bool):
-            continue
-        if isinstance(value, int | float):
-            out.append(Key(f"{prefix}.{key}", _line(node, key), value))
-    return out
-
-
-def threshold_keys(config: Config, section: str = "thresholds") -> dict[str, Key]:
-    """Rule title -> the tracklog.yaml key its threshold comes from, found by rendering once with each number of
-    ``section`` replaced by a distinct sentinel (rules whose threshold is a constant get none)."""
-    node = config.raw.get(section)
-    if not isinstance(node, dict):
-        return {}
-    keys = _numbers(node, section)
-    marked = copy.deepcopy(config.raw)
-    sentinels = {float(SENTINEL_BASE + i): key for i, key in enumerate(keys)}
-    for value, key in sentinels.items():
-        marked[section][key.path.split(".", 1)[1]] = int(value)
+        overrides[".".join(parts)] = value
+    if not overrides:
+        return config, []
     try:
-        found = rules.load(dataclasses.replace(config, raw=marked))
+        tried = load(config.path, overrides)
+    except ConfigError as exc:
+        raise ReviewError(f"--set {', '.join(sets)}: {exc}") from None
+    changes = [Change(Key(path, config.line_of(path), _value(config, path)), value)
+               for path, value in overrides.items()]
+    return tried, changes
+
+
+def _value(config: Config, path: str) -> Any:
+    """The loaded value of a dotted key where the typed config has it under the same name (None elsewhere)."""
+    node: Any = config
+    for part in path.split("."):
+        if not dataclasses.is_dataclass(node) or not hasattr(node, part):
+            return None
+        node = getattr(node, part)
+    return node
+
+
+def threshold_keys(config: Config) -> dict[str, Key]:
+    """Rule title -> the ``thresholds`` key its threshold comes from, found by rendering once with each number of
+    the section replaced by a distinct sentinel (rules whose threshold is a constant get none)."""
+    numbers = {f.name: getattr(config.thresholds, f.name) for f in dataclasses.fields(config.thresholds)
+               if f.name not in DURATIONS}
+    sentinels = {float(SENTINEL_BASE + i): name for i, name in enumerate(numbers)}
+    marked = dataclasses.replace(config.thresholds, **{name: int(v) for v, name in sentinels.items()})
+    try:
+        found = rules.load(dataclasses.replace(config, thresholds=marked))
     except RenderError:
         return {}
-    return {r.title: sentinels[r.threshold] for r in found if r.threshold in sentinels}
+    keys = {}
+    for r in found:
+        name = sentinels.get(r.threshold)
+        if name is not None:
+            path = f"thresholds.{name}"
+            keys[r.title] = Key(path, config.line_of(path), numbers[name])
+    return keys
 
 
 def changed_rules(before: Sequence[rules.ReviewRule], after: Sequence[rules.ReviewRule]) -> set[str]:

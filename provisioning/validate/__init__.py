@@ -22,6 +22,7 @@ from provisioning.validate.static import (
     _check_templates,
     _check_uids,
 )
+from provisioning.validate.tenants import check_tenants
 
 __all__ = ["ParsedTemplate", "Problem", "Query", "parse_template", "substitute", "validate"]
 
@@ -29,7 +30,8 @@ __all__ = ["ParsedTemplate", "Problem", "Query", "parse_template", "substitute",
 def validate(config: Config, rendered: Rendered, timeout: float = 15.0) -> list[Problem]:
     """Return every problem of ``rendered``, checking each query against the servers in ``config``."""
     problems = [*_check_uids(rendered), *_check_datasources(rendered), *_check_dashboard_links(rendered),
-                *_check_folders(config, rendered), *_check_templates(config, rendered)]
+                *_check_folders(config, rendered), *_check_templates(config, rendered),
+                *check_tenants(config, rendered)]
     queries = list(_queries(rendered))
     import requests
 

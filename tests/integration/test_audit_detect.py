@@ -40,7 +40,7 @@ def _push(loki_url: str, env: str, emit) -> int:
 
 
 def _suspicious(log: logging.Logger) -> int:
-    thresholds = detection.Thresholds.from_raw(config.load(CONFIG).raw)
+    thresholds = detection.Thresholds.from_config(config.load(CONFIG).thresholds)
     n = 0
     for i in range(thresholds.failed_logins_per_ip):  # brute force from one address
         schema.login_attempt(log, user_id=f"victim-{i}", outcome="failure", client_address="198.51.100.66",
@@ -120,7 +120,7 @@ def test_report_writes_html_and_csv(suspicious_env: str, tmp_path: Path, capsys:
     assert printed == [str(out / name) for name in names]
     with (out / "logins.csv").open() as handle:
         logins = list(csv.DictReader(handle))
-    thresholds = detection.Thresholds.from_raw(config.load(CONFIG).raw)
+    thresholds = detection.Thresholds.from_config(config.load(CONFIG).thresholds)
     assert len(logins) == thresholds.failed_logins_per_ip + thresholds.failures_before_success + 4
     assert {row["env"] for row in logins} == {suspicious_env}
     assert sum(row["outcome"] == "success" for row in logins) == 4

@@ -34,7 +34,6 @@ from provisioning.audit import charts, report
 from provisioning.audit import detect as d
 from provisioning.audit.markup import CSP
 from provisioning.errors import StackError
-from provisioning.securityconfig import SecurityConfig
 from provisioning.stack import servers
 from provisioning.timerange import TimeRange
 from tests import audit_traffic as traffic
@@ -130,8 +129,8 @@ def write_report(tmp_path: Path, hours: int, per_hour: int, attacks: bool) -> tu
         records += (traffic.credential_stuffing(platform, T0 + hours * HOUR * 8 // 10)
                     + traffic.password_spraying(platform, T0 + hours * HOUR // 2)
                     + traffic.spread_takeover(platform, T0 + hours * HOUR * 3 // 10))
-    policy = d.Policy.from_raw(cfg.raw)
-    findings = d.detect(records, d.Thresholds.from_raw(cfg.raw), policy, SecurityConfig.from_raw(cfg.raw, cfg.path))
+    policy = d.Policy.from_security(cfg.security)
+    findings = d.detect(records, d.Thresholds.from_config(cfg.thresholds), policy, cfg.security)
     out = tmp_path / "report"
     report.write(out, records, findings, policy, TimeRange(T0, T0 + hours * HOUR), "prod", T0 + hours * HOUR,
                  "tracklog")

@@ -108,8 +108,8 @@ def test_demo_runs_four_instrumented_services_with_incidents_and_stops_cleanly(d
     tries = wait_for(stuffing, timeout=60, interval=2, what="the credential-stuffing run")
     per_address = Counter(r["client.address"] for r in tries)
     assert max(per_address.values()) <= 3
-    found = detection.detect(tries, detection.Thresholds.from_raw(config.load(ROOT / "tracklog.yaml").raw),
-                             detection.Policy.from_raw(config.load(ROOT / "tracklog.yaml").raw))
+    found = detection.detect(tries, detection.Thresholds.from_config(config.load(ROOT / "tracklog.yaml").thresholds),
+                             detection.Policy.from_security(config.load(ROOT / "tracklog.yaml").security))
     assert "credential_stuffing" in {f.kind for f in found}
     assert "brute_force_address" not in {f.kind for f in found}
 

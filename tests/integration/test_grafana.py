@@ -61,7 +61,7 @@ def grafana_http() -> requests.Session:
 @pytest.fixture
 def security_team(grafana_http: requests.Session) -> Iterator[str]:
     """The team tracklog.yaml opens the security folder to, created for the test if this Grafana lacks it."""
-    name = (config.load(ROOT / "tracklog.yaml").raw.get("grafana") or {}).get("security_team", "security")
+    name = config.load(ROOT / "tracklog.yaml").grafana.security_team or "security"
     found = grafana_http.get(f"{GRAFANA}/api/teams/search", params={"name": name}, timeout=10)
     assert found.status_code == 200, found.text
     created = None

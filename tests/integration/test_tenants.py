@@ -23,6 +23,7 @@ import yaml
 
 from exporters import LokiHandler, schema
 from provisioning import config, render
+from provisioning.jsonnetconfig import jsonnet_config
 from provisioning.plan import CREATE, Change
 from provisioning.stack import Stack
 from provisioning.stack.servers import Server
@@ -161,9 +162,10 @@ def test_logs_of_security_read_its_tenant_and_logs_of_all_merge_the_tenants(
 
 
 def test_ruler_rules_on_security_logs_go_to_the_security_tenant(tenant_config: config.Config) -> None:
-    output, _ = render.evaluate(render.jsonnet_config(tenant_config))
+    output, _ = render.evaluate(jsonnet_config(tenant_config))
     rendered = render.Rendered(out_dir=tenant_config.stack.state_dir, engine="test", seconds=0.0, dashboards={},
-                               prometheus_rules={}, loki_rules=output["lokiRules"], grafana_alerts=[], provisioning={})
+                               prometheus_rules={}, loki_rules=output["lokiRules"], grafana_alerts=[], provisioning={},
+                               loki_rules_by_tenant=output["lokiRulesByTenant"])
     target = StackTarget(tenant_config, rendered)
     loki_rules = [r for r in target.desired() if r.kind == "loki-rules"]
     assert {r.uid for r in loki_rules} == {f"tracklog@{SECURITY}"}  # every shipped LogQL rule reads security/audit

@@ -16,12 +16,13 @@ from tests.integration.conftest import ROOT
 T0 = 1_795_000_000 * traffic.NS
 HOUR = 3600 * traffic.NS
 CFG = config.load(ROOT / "tracklog.yaml")
-SECURITY = SecurityConfig.from_raw(CFG.raw, CFG.path)
+SECURITY = CFG.security
 ATTACK_KINDS = {"credential_stuffing", "password_spraying", "failure_surge", "spread_success_after_failures"}
 
 
 def run(records: list[dict], security: SecurityConfig = SECURITY, **kw: object) -> list[d.Finding]:
-    return d.detect(records, d.Thresholds.from_raw(CFG.raw), d.Policy.from_raw(CFG.raw), security, **kw)
+    return d.detect(records, d.Thresholds.from_config(CFG.thresholds), d.Policy.from_security(CFG.security),
+                    security, **kw)
 
 
 def test_a_quiet_day_has_no_high_finding() -> None:
@@ -78,9 +79,8 @@ def test_attacks_below_the_shipped_thresholds_pass_and_config_moves_them() -> No
     small = traffic.password_spraying(platform, T0 + 20 * HOUR, addresses=8, accounts=15)
     quiet = traffic.quiet(platform, T0, 24)
     assert not {f.kind for f in run(quiet + small)} & ATTACK_KINDS
-    raw = {**CFG.raw, "security": {**CFG.raw["security"], "attacks": {
-        "window": "10m", "password_spraying": {"accounts": 12, "addresses": 5, "attempts_per_account": 3}}}}
-    lower = SecurityConfig.from_raw(raw)
+    lower = config.load(CFG.path, {"security.attacks.password_spraying": {
+        "accounts": 12, "addresses": 5, "attempts_per_account": 3}}).security
     assert "password_spraying" in {f.kind for f in run(quiet + small, lower)}
 
 

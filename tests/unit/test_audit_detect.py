@@ -7,10 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from provisioning import config
 from provisioning.audit import detect as d
 from provisioning.audit import report
 from provisioning.errors import ConfigError
+from provisioning.securityconfig import SecurityConfig
+from provisioning.thresholds import read_thresholds
 from provisioning.timerange import NS, TimeRange
+from provisioning.yamlreader import Reader
 
 T0 = 1_795_000_000 * NS
 RAW = {
@@ -41,8 +45,20 @@ def denied(at_s: float, user: str, path: str, role: str) -> dict:
             "user.id": user, "url.path": path, "auth.role": role, "client.address": "10.1.1.1"}
 
 
+def thresholds_of(raw: dict) -> d.Thresholds:
+    reader = Reader(Path("tracklog.yaml"))
+    thresholds = read_thresholds(reader, raw)
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    return d.Thresholds.from_config(thresholds)
+
+
+def policy_of(raw: dict) -> d.Policy:
+    return d.Policy.from_security(SecurityConfig.from_raw(raw))
+
+
 def run(records: list[dict], raw: dict = RAW) -> list[d.Finding]:
-    return d.detect(records, d.Thresholds.from_raw(raw), d.Policy.from_raw(raw))
+    return d.detect(records, thresholds_of(raw), policy_of(raw))
 
 
 def kinds(findings: list[d.Finding]) -> dict[str, list[d.Finding]]:
@@ -146,7 +162,7 @@ def test_impossible_travel_uses_the_default_and_the_configured_hours() -> None:
     assert "impossible_travel" in kinds(run(far, four))
     same = [login(0, "gina", "success", country="DE"), login(60, "gina", "success", country="DE")]
     assert "impossible_travel" not in kinds(run(same))
-    assert d.Thresholds.from_raw(RAW).impossible_travel_ns == 2 * 3600 * NS
+    assert thresholds_of(RAW).impossible_travel_ns == 2 * 3600 * NS
 
 
 @pytest.mark.parametrize(("role", "before", "after"), [
@@ -182,16 +198,20 @@ def test_denied_access_to_admin_endpoints() -> None:
     assert sorted((f.who, f.count) for f in found) == [("u8", 1), ("u9", 2)]
 
 
-def test_thresholds_must_come_from_config() -> None:
+def test_bad_thresholds_and_policy_are_config_errors_with_their_lines(tmp_path: Path) -> None:
+    path = tmp_path / "tracklog.yaml"
+    path.write_text("project: p\nthresholds:\n  failed_logins_window: soon\n  failed_logins_per_ip: 0\n"
+                    "security:\n  allowed_networks: [not-a-net]\n")
     with pytest.raises(ConfigError) as err:
-        d.Thresholds.from_raw({"thresholds": {"failed_logins_window": "soon", "failed_logins_per_ip": 0}})
+        config.load(path)
     text = str(err.value)
-    assert "failed_logins_window" in text
-    assert "failed_logins_per_ip" in text
-    with pytest.raises(ConfigError, match="failed_logins_per_ip: missing"):
-        d.Thresholds.from_raw({"thresholds": {"failed_logins_window": "5m"}})
-    with pytest.raises(ConfigError, match="allowed_networks"):
-        d.Policy.from_raw({"security": {"allowed_networks": ["not-a-net"]}})
+    assert f"{path}:3: thresholds.failed_logins_window" in text
+    assert f"{path}:4: thresholds.failed_logins_per_ip: must be a positive number" in text
+    assert f"{path}:6: security.allowed_networks: 'not-a-net' is not a network" in text
+
+
+def test_thresholds_left_out_keep_the_dashboards_defaults() -> None:
+    assert thresholds_of({"thresholds": {"failed_logins_window": "5m"}}).failed_logins_per_ip == 10
 
 
 def test_records_from_timestamp_field_when_no_loki_time() -> None:
@@ -215,7 +235,7 @@ def test_report_escapes_every_value_and_writes_csvs(tmp_path: Path) -> None:
     records.append(denied(30, "u1", "/api/admin/<b>", "admin"))
     findings = run(records)
     span = TimeRange(T0 - 86400 * NS, T0 + 86400 * NS)
-    paths = report.write(tmp_path, records, findings, d.Policy.from_raw(RAW), span, "<env>", T0, "proj")
+    paths = report.write(tmp_path, records, findings, policy_of(RAW), span, "<env>", T0, "proj")
     assert [p.name for p in paths] == ["report.html", "logins.csv", "permission_changes.csv", "findings.csv"]
     page = (tmp_path / "report.html").read_text()
     assert "<script" not in page

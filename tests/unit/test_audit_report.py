@@ -10,7 +10,6 @@ from provisioning import config
 from provisioning.audit import charts, report, summary
 from provisioning.audit import detect as d
 from provisioning.audit.findings import Finding
-from provisioning.securityconfig import SecurityConfig
 from provisioning.timerange import TimeRange
 from tests import audit_traffic as traffic
 from tests.integration.conftest import ROOT
@@ -88,8 +87,8 @@ def test_repeated_rows_fold_into_one_with_a_count() -> None:
 def test_a_normal_days_page_leads_with_the_summary_not_thousands_of_rows() -> None:
     platform = traffic.Platform.build()
     records = traffic.quiet(platform, T0, 24)
-    policy = d.Policy.from_raw(CFG.raw)
-    findings = d.detect(records, d.Thresholds.from_raw(CFG.raw), policy, SecurityConfig.from_raw(CFG.raw, CFG.path))
+    policy = d.Policy.from_security(CFG.security)
+    findings = d.detect(records, d.Thresholds.from_config(CFG.thresholds), policy, CFG.security)
     page = report.render_html(records, findings, policy, TimeRange(T0, T0 + DAY), "prod", T0 + DAY, "p")
     order = [page.index(mark) for mark in ('id="findings-summary"', 'class="charts"', 'id="details"')]
     assert order == sorted(order)
@@ -106,7 +105,7 @@ def test_a_normal_days_page_leads_with_the_summary_not_thousands_of_rows() -> No
 
 def test_critical_and_high_findings_open_and_link_from_the_summary() -> None:
     found = [finding("credential_stuffing", "critical", "a", "1.2.3.4"), finding("new_country", "low", "u", "ES")]
-    page = report.render_html([], found, d.Policy.from_raw(CFG.raw), TimeRange(T0, T0 + 30 * DAY), None, T0)
+    page = report.render_html([], found, d.Policy.from_security(CFG.security), TimeRange(T0, T0 + 30 * DAY), None, T0)
     assert '<a href="#finding-credential_stuffing-critical">' in page
     assert '<details id="finding-credential_stuffing-critical" open>' in page
     assert '<details id="finding-new_country-low">' in page

@@ -23,7 +23,7 @@ def load(tmp_path: Path, security: str) -> SecurityConfig:
 
 def test_the_shipped_file() -> None:
     cfg = config.load(ROOT / "tracklog.yaml")
-    sec = SecurityConfig.from_raw(cfg.raw, cfg.path)
+    sec = cfg.security
     assert [p.name for p in sec.populations] == ["admins", "staff", "couriers", "customers"]
     assert sec.scope("login_outside_networks").populations == {"admins", "staff"}
     assert sec.attacks.window_ns == 600 * NS

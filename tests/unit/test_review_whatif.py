@@ -48,7 +48,8 @@ def test_set_changes_a_copy_and_names_the_line(cfg: config.Config, bundle: list[
     tried, [change] = whatif.apply(cfg, ["thresholds.api_error_rate_percent=2.5"])
     assert change.key.line == _line_of("api_error_rate_percent")
     assert (change.key.value, change.new) == (1, 2.5)
-    assert cfg.raw["thresholds"]["api_error_rate_percent"] == 1  # the loaded config is untouched
+    assert cfg.thresholds.api_error_rate_percent == 1  # the loaded config is untouched
+    assert tried.thresholds.api_error_rate_percent == 2.5
     assert whatif.changed_rules(bundle, rules.load(tried)) == {"TrackingApiHighErrorRate"}
 
 

@@ -17,11 +17,11 @@ from exporters.loki.labels import label_set
 from exporters.loki.router import TenantRouter
 from exporters.testing import FakeTransport
 from provisioning import config as config_module
-from provisioning import datasources
+from provisioning import render as render_module
 from provisioning.agent import agent_settings, build_client, build_router
 from provisioning.errors import ConfigError
 from provisioning.lokiquery import Entry, LokiReader, TenantsReader, reader_for
-from provisioning.stacktarget import split_rules
+from provisioning.validate import tenants as tenant_checks
 
 TENANTS = {"security": "security-logs", "audit": "security-logs"}
 
@@ -299,75 +299,94 @@ def test_several_tenants_read_as_one_in_time_order():
     ('count_over_time({log_type="audit"}[1m]) / count_over_time({service="x"}[1m])', [{"audit"}, None]),
 ])
 def test_the_log_types_a_query_selects(expr, kept):
-    assert datasources.selected_log_types(expr) == kept
+    assert tenant_checks.selected_log_types(expr) == kept
 
 
-def test_a_query_reads_one_tenant_or_needs_several(tmp_path):
-    loki = load(tmp_path, {"tenant": "app", "tenants": {"security": "sec"}}).endpoints.loki
-    assert datasources.query_tenant(loki, '{log_type="security"}') == "sec"
-    assert datasources.query_tenant(loki, '{service="auth"}') == "app"
-    assert datasources.query_tenant(loki, '{log_type=~"audit|security"}') is None
+def _render_with_tenants(tmp_path: Path, loki: str, token_env: str = "") -> tuple[config_module.Config,
+                                                                                 render_module.Rendered]:
+    shipped = (Path(__file__).resolve().parents[2] / "tracklog.yaml").read_text(encoding="utf-8")
+    changed = shipped.replace('    tenant: ""', loki, 1)
+    changed = changed.replace('bearer_token_env: ""', f'bearer_token_env: "{token_env}"')
+    assert changed != shipped
+    (tmp_path / "tracklog.yaml").write_text(changed, encoding="utf-8")
+    cfg = config_module.load(tmp_path / "tracklog.yaml")
+    return cfg, render_module.render(cfg, tmp_path / "build")
 
 
-def _output() -> dict:
-    loki_ds = {"name": "Loki", "type": "loki", "uid": "loki", "url": "http://l",
-               "jsonData": {"maxLines": 10, "httpHeaderName1": "Authorization"},
-               "secureJsonData": {"httpHeaderValue1": "Bearer ${T}"}}
-
-    def target(expr: str) -> dict:
-        return {"expr": expr, "datasource": {"type": "loki", "uid": "loki"}}
-
-    return {
-        "grafanaProvisioning": {"datasources": {"datasources": [loki_ds]}},
-        "grafanaDashboards": {"security.json": {"panels": [
-            {"title": "logins", "datasource": {"type": "loki", "uid": "loki"},
-             "targets": [target('{log_type="security"}')]},
-            {"title": "both", "datasource": {"type": "loki", "uid": "loki"},
-             "targets": [target('{log_type="security"}'), target('{log_type="application"}')]},
-            {"title": "row", "type": "row", "panels": [
-                {"title": "apps", "datasource": {"type": "loki", "uid": "loki"},
-                 "targets": [target('{log_type="application"}')]}]},
-        ]}},
-        "grafanaAlerts": [{"title": "g", "rules": [{"data": [
-            {"datasourceUid": "loki", "model": {"expr": '{log_type="security"}', "datasource": {"uid": "loki"}}},
-            {"datasourceUid": "__expr__", "model": {"type": "math"}},
-        ]}]}],
-    }
+def _loki_uids(dashboard: dict) -> set[str]:
+    return {t["datasource"]["uid"] for p in dashboard["panels"] for t in p.get("targets", [])
+            if t["datasource"]["type"] == "loki"}
 
 
-def test_grafana_gets_a_datasource_per_tenant_and_queries_use_theirs(tmp_path):
-    cfg = load(tmp_path, {"tenant": "app", "tenants": {"security": "security-logs"}})
-    out = datasources.with_tenants(cfg, _output())
-    listed = out["grafanaProvisioning"]["datasources"]["datasources"]
-    extra = listed[1]
-    assert (extra["uid"], extra["name"], extra["url"]) == ("loki-security-logs", "Loki (security-logs)", "http://l")
-    assert extra["jsonData"]["httpHeaderName2"] == "X-Scope-OrgID"
-    assert extra["secureJsonData"] == {"httpHeaderValue1": "Bearer ${T}", "httpHeaderValue2": "security-logs"}
-    logins, both, row = out["grafanaDashboards"]["security.json"]["panels"]
-    assert logins["datasource"]["uid"] == logins["targets"][0]["datasource"]["uid"] == "loki-security-logs"
-    assert both["datasource"] == datasources.MIXED
-    assert row["panels"][0]["datasource"]["uid"] == "loki"
-    data = out["grafanaAlerts"][0]["rules"][0]["data"]
-    assert data[0]["datasourceUid"] == data[0]["model"]["datasource"]["uid"] == "loki-security-logs"
-    assert data[1]["datasourceUid"] == "__expr__"
+def test_grafana_gets_a_datasource_per_tenant_and_queries_read_the_tenant_of_their_log_types(tmp_path, monkeypatch):
+    monkeypatch.setenv("T", "x")
+    cfg, rendered = _render_with_tenants(
+        tmp_path, '    tenant: app\n    tenants: { security: security-logs, audit: security-logs }', token_env="T")
+    listed = rendered.provisioning["datasources"]["datasources"]
+    base, extra = (next(ds for ds in listed if ds["uid"] == uid) for uid in ("loki", "loki-security-logs"))
+    assert (extra["name"], extra["url"]) == ("Loki (security-logs)", base["url"])
+    assert "isDefault" not in extra
+    assert base["jsonData"]["httpHeaderName1"] == extra["jsonData"]["httpHeaderName1"] == "X-Scope-OrgID"
+    assert base["secureJsonData"]["httpHeaderValue1"] == "app"
+    assert extra["secureJsonData"] == {"httpHeaderValue1": "security-logs", "httpHeaderValue2": "Bearer ${T}"}
+    security = rendered.dashboards["security.json"]
+    by_title = {p["title"]: p for p in security["panels"]}
+    stream = by_title["Security log stream"]
+    assert stream["datasource"]["uid"] == stream["targets"][0]["datasource"]["uid"] == "loki-security-logs"
+    assert by_title["Access violations (HTTP 403, logs)"]["datasource"]["uid"] == "loki"  # application logs
+    system = rendered.dashboards["system.json"]
+    assert _loki_uids(system) == {"loki"}
+    rule = next(r for g in rendered.grafana_alerts for r in g["rules"] if r["title"] == "RepeatedFailedLogins")
+    node = next(d for d in rule["data"] if d["refId"] == "A")
+    assert node["datasourceUid"] == node["model"]["datasource"]["uid"] == "loki-security-logs"
+    # The security dashboard reads one tenant per query, so its variables read where most of it is: no picker.
+    assert all(v["name"] != "loki_tenant" for v in security["templating"]["list"])
+    assert tenant_checks.check_tenants(cfg, rendered) == []
 
 
-def test_without_tenants_grafana_output_is_unchanged(tmp_path):
-    before = _output()
-    assert datasources.with_tenants(load(tmp_path, {"tenant": "app"}), _output()) == before
+def test_a_panel_with_targets_of_several_datasources_is_mixed():
+    binding = __import__(render_module.ENGINES[render_module.available_engines()[0]])
+    panel = json.loads(binding.evaluate_snippet("t", """
+        local p = import 'dashboards/lib/panels.libsonnet';
+        local c = (import 'dashboards/lib/config.libsonnet')._config
+                  + { endpoints+: { loki+: { tenant: 'app', tenants: { security: 'sec' } } } };
+        p.timeseries.new('both', [p.loki(c, 'x', logTypes=['security']), p.loki(c, 'y', logTypes=['system'])])
+    """, jpathdir=[str(Path(__file__).resolve().parents[2])]))
+    assert [t["datasource"]["uid"] for t in panel["targets"]] == ["loki-sec", "loki"]
+    assert panel["datasource"] == {"type": "datasource", "uid": "-- Mixed --"}
 
 
-def test_ruler_rules_go_to_the_tenant_of_what_they_query(tmp_path):
-    loki = load(tmp_path, {"tenant": "app", "tenants": {"security": "sec"}}).endpoints.loki
-    rules = {"groups": [{"name": "tracklog-security", "interval": "1m", "rules": [
-        {"alert": "A", "expr": 'count_over_time({log_type="security"}[5m]) > 1'},
-        {"alert": "B", "expr": 'count_over_time({log_type="audit"}[5m]) > 0'},
-    ]}]}
-    split = split_rules(rules, loki)
-    assert {t: [r["alert"] for g in f["groups"] for r in g["rules"]] for t, f in split.items()} == {
-        "sec": ["A"], "app": ["B"]}
-    assert split["sec"]["groups"][0]["name"] == "tracklog-security"
-    assert split_rules({"groups": []}, loki) == {"app": {"groups": []}}
+def test_without_tenants_every_loki_query_reads_the_one_datasource(tmp_path):
+    rendered = render_module.render(config_module.load(Path(__file__).resolve().parents[2] / "tracklog.yaml"),
+                                    tmp_path / "build")
+    assert [ds["uid"] for ds in rendered.provisioning["datasources"]["datasources"] if ds["type"] == "loki"] == ["loki"]
+    for dashboard in rendered.dashboards.values():
+        assert _loki_uids(dashboard) <= {"loki"}
+        assert all(v["name"] != "loki_tenant" for v in dashboard["templating"]["list"])
+    assert list(rendered.loki_rules_by_tenant) == [""]
+
+
+def test_ruler_rules_go_to_the_tenant_of_the_records_they_read(tmp_path):
+    _, rendered = _render_with_tenants(tmp_path, '    tenant: app\n    tenants: { audit: audit-logs }')
+    by_tenant = {t: sorted(r["alert"] for g in f["groups"] for r in g["rules"])
+                 for t, f in rendered.loki_rules_by_tenant.items()}
+    assert by_tenant["audit-logs"] == ["AdminPermissionChanged"]
+    assert "AdminPermissionChanged" not in by_tenant["app"]
+    assert "RepeatedFailedLogins" in by_tenant["app"]
+    assert {g["name"] for f in rendered.loki_rules_by_tenant.values() for g in f["groups"]} == {"tracklog-security"}
+    every = sorted(r["alert"] for g in rendered.loki_rules["groups"] for r in g["rules"])
+    assert sorted(name for names in by_tenant.values() for name in names) == every
+
+
+def test_a_query_reading_the_wrong_tenant_is_named_by_validate(tmp_path):
+    cfg, rendered = _render_with_tenants(tmp_path, '    tenant: app\n    tenants: { security: security-logs }')
+    stream = next(p for p in rendered.dashboards["security.json"]["panels"] if p["title"] == "Security log stream")
+    stream["targets"][0]["datasource"] = {"type": "loki", "uid": "loki"}  # as if built without logTypes
+    rendered.loki_rules_by_tenant["app"] = rendered.loki_rules_by_tenant.pop("security-logs")
+    problems = [str(p) for p in tenant_checks.check_tenants(cfg, rendered)]
+    assert any("security.json" in p and "'Security log stream'" in p and "security in tenant 'security-logs'" in p
+               for p in problems), problems
+    assert any("Loki ruler rule 'RepeatedFailedLogins' (tenant 'app')" in p for p in problems), problems
 
 
 def test_the_shipped_bundle_renders_with_tenants_and_passes_the_static_checks(tmp_path):
@@ -393,15 +412,20 @@ def test_the_shipped_bundle_renders_with_tenants_and_passes_the_static_checks(tm
     # Troubleshooting searches whatever log type its user picks, so its user picks the tenant too.
     troubleshooting = rendered.dashboards["troubleshooting.json"]
     variables = troubleshooting["templating"]["list"]
-    assert variables[0]["name"] == datasources.TENANT_VARIABLE
+    assert variables[0]["name"] == "loki_tenant"
     assert variables[0]["current"]["value"] == "loki"  # the default tenant until someone picks another
     refs = {ref for _, ref in static_checks._datasource_refs(troubleshooting["panels"])}
     assert refs == {"${loki_tenant}"}
     assert {_ref(v) for v in variables if v.get("type") == "query"} == {"${loki_tenant}"}
     assert any("troubleshooting.json" in where and lang == "logql" for where, lang in languages.items())
-    assert all(v["name"] != datasources.TENANT_VARIABLE
-               for d in rendered.dashboards.values() if d is not troubleshooting
-               for v in d["templating"]["list"])
+    # Log volume reads every log type, so it picks the tenant too; a per-log-type panel keeps its own tenant.
+    volume = rendered.dashboards["logs-retention.json"]
+    assert volume["templating"]["list"][0]["name"] == "loki_tenant"
+    assert "loki-security-logs" in _loki_uids(volume)
+    assert [name for name, d in sorted(rendered.dashboards.items())
+            if any(v["name"] == "loki_tenant" for v in d["templating"]["list"])] == [
+        "logs-retention.json", "troubleshooting.json"]
+    assert tenant_checks.check_tenants(cfg, rendered) == []
 
 
 def _ref(variable: dict) -> str:
