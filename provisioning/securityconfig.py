@@ -2,7 +2,7 @@
 populations, detection scopes and spread-out-attack thresholds.
 
 Read by :func:`read_security` into frozen dataclasses when tracklog.yaml is loaded, every problem with file:line.
-``audit detect`` reads them, and the alert rules get the same values (:meth:`SecurityConfig.as_jsonnet`, read by
+``audit detect`` reads them, and the alert rules get the same values (provisioning/jsonnetconfig.py, read by
 alerts/security.libsonnet and alerts/attacks.libsonnet), so both page on the same thresholds.
 """
 
@@ -145,34 +145,6 @@ class SecurityConfig:
     def lookback_ns(self) -> int:
         """The longest look-back of a per-user baseline."""
         return max((self.scope(k).lookback_ns for k in DEFAULT_SCOPES), default=0)
-
-    def as_jsonnet(self) -> dict[str, Any]:
-        """The section as the Jsonnet reads it (dashboards/lib/config.libsonnet ``security``)."""
-        a = self.attacks
-        return {
-            "allowed_countries": list(self.allowed_countries),
-            "allowed_networks": [str(n) for n in self.allowed_networks],
-            "admin_roles": list(self.admin_roles),
-            "role_field": self.role_field,
-            "populations": [
-                {"name": p.name, **({"roles": list(p.roles)} if p.roles else {}),
-                 **({"user_ids": [u.pattern for u in p.user_ids]} if p.user_ids else {}),
-                 **({"users": list(p.users)} if p.users else {})}
-                for p in self.populations
-            ],
-            "detections": {kind: {"populations": sorted(self.scope(kind).populations),
-                                  "severity": self.scope(kind).severity} for kind in DEFAULT_SCOPES},
-            "attacks": {
-                "window": a.window,
-                "credential_stuffing": {"accounts": a.stuffing_accounts, "addresses": a.stuffing_addresses,
-                                        "unknown_user_share": a.stuffing_unknown_share},
-                "password_spraying": {"accounts": a.spraying_accounts, "addresses": a.spraying_addresses,
-                                      "attempts_per_account": a.spraying_attempts_per_account},
-                "failure_surge": {"baseline": a.surge_baseline, "factor": a.surge_factor,
-                                  "failures": a.surge_failures, "ratio": a.surge_ratio},
-                "spread_success_after_failures": {"addresses": a.spread_success_addresses},
-            },
-        }
 
     @classmethod
     def from_raw(cls, raw: Mapping[str, Any], path: str | Path = "tracklog.yaml") -> SecurityConfig:

@@ -37,9 +37,6 @@ class Thresholds:
     def impossible_travel_ns(self) -> int:
         return int(self.impossible_travel_hours * 3600 * NS)
 
-    def as_jsonnet(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Thresholds)}
 DURATIONS = tuple(name for name, f in _FIELDS.items() if f.type == "str")

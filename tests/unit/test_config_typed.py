@@ -11,7 +11,7 @@ import pytest
 
 from provisioning import config, render
 from provisioning.errors import ConfigError, RenderError
-from provisioning.jsonnetconfig import jsonnet_config
+from provisioning.jsonnetconfig import jsonnet_config, security_section
 from provisioning.securityconfig import SecurityConfig
 from provisioning.thresholds import Thresholds
 from tests.unit.configs import ROOT, config_with
@@ -34,7 +34,7 @@ def test_thresholds_left_out_of_tracklog_yaml_default_to_what_the_jsonnet_librar
 
 
 def test_the_security_defaults_are_the_jsonnet_librarys() -> None:
-    typed = SecurityConfig().as_jsonnet()
+    typed = security_section(SecurityConfig())
     library = _library_defaults()["security"]
     for key in ("allowed_countries", "allowed_networks", "admin_roles", "role_field"):
         assert typed[key] == library[key], key
