@@ -122,6 +122,8 @@ class Stack:
                     f"stop it, or change stack.ports.{server.name} in {self.config.path.name}"
                 )
             self.render(server)
+            for message in server.before_start(self.paths):
+                _say(message)
             log = self.paths.log(server.name)
             with log.open("ab") as out:
                 out.write(f"\n--- tracklog stack up {time.strftime('%Y-%m-%dT%H:%M:%S')} ---\n".encode())
@@ -149,7 +151,7 @@ class Stack:
                 pid_file.unlink(missing_ok=True)
                 continue
             os.killpg(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + server.stop_timeout
             while procs.alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.1)
             if procs.alive(pid):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from provisioning.config import Config
 from provisioning.errors import StackError
+from provisioning.stack.lokistate import set_aside_broken_index_files
 from provisioning.statepaths import Paths
 
 
@@ -26,6 +27,9 @@ def read_versions(stack_dir: Path) -> dict[str, str]:
     return versions
 
 
+LOKI_STOP_TIMEOUT = 300.0  # seconds: a stop waits this long for Loki to flush and upload before SIGKILL
+
+
 @dataclass(frozen=True)
 class Server:
     """One server: how to get its binary, the arguments it starts with, and its readiness URL."""
@@ -38,6 +42,10 @@ class Server:
     arguments: Callable[[str, Paths], list[str]]
     version_path: str = ""
     environment: Callable[[], dict[str, str]] = dict
+    # How long a stop waits after SIGTERM before SIGKILL; and what to repair in its state before it starts
+    # (returns one message per repair).
+    stop_timeout: float = 20.0
+    before_start: Callable[[Paths], list[str]] = lambda paths: []
 
     def ready_url(self) -> str:
         return self.url + self.ready_path
@@ -135,6 +143,10 @@ def servers(config: Config) -> list[Server]:
             arguments=lambda binary, paths: [
                 binary, f"-config.file={paths.of('loki') / 'loki.yaml'}",
             ],
+            # On SIGTERM Loki flushes every in-memory chunk (wal.flush_on_shutdown) and uploads its index; after a
+            # busy test run that takes longer than 20 s here, and a SIGKILL mid-upload breaks the index.
+            stop_timeout=LOKI_STOP_TIMEOUT,
+            before_start=lambda paths: set_aside_broken_index_files(paths.of("loki")),
         ),
         Server(
             name="prometheus",
