@@ -36,11 +36,15 @@ def _when(t: float) -> str:
     return format_ns(int(t * NS), 0)
 
 
+def _times(n: int) -> str:
+    return f"{n} time{'s' if n != 1 else ''}"
+
+
 def _fired(b: Backtest) -> str:
     if not b.count:
         return "0 times"
     flaps = f", {b.flaps} flap{'s' if b.flaps != 1 else ''} (refired within {duration(b.flap_window)})"
-    return (f"{b.count} time{'s' if b.count != 1 else ''}, {duration(b.total_seconds)} in all, "
+    return (f"{_times(b.count)}, {duration(b.total_seconds)} in all, "
             f"median {duration(b.median_seconds)}{flaps}")
 
 
@@ -72,8 +76,8 @@ def rule_text(r: RuleReview, config_name: str, budget: str, max_label_sets: int 
     if r.actual.firings is None:
         lines.append(f"  actually fired     {r.actual.note}")
     else:
-        total = sum(f.seconds for f in r.actual.firings)
-        lines.append(f"  actually fired     {len(r.actual.firings)} times, {duration(total)} in all ({r.actual.note})")
+        fired, total = _times(len(r.actual.firings)), duration(sum(f.seconds for f in r.actual.firings))
+        lines.append(f"  actually fired     {fired}, {total} in all ({r.actual.note})")
     for labels, n in sorted(r.backtest.label_sets.items(), key=lambda kv: -kv[1])[:max_label_sets]:
         lines.append(f"    {labels_text(labels)}  x{n}")
     if r.overall is not None:

@@ -4,10 +4,12 @@ tests/integration/test_review_alerts_html.py)."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
-from provisioning.review import alerts, alerts_html, stats, suggest
+from provisioning.review import alerts, alerts_html, output, stats, suggest
 from provisioning.review.actual import Actual
 from provisioning.review.alerts import RuleReview
+from provisioning.review.backtest import Firing
 from provisioning.review.rules import ReviewRule
 
 RULE = ReviewRule(name="HighErrors", title="HighErrors", group="g", datasource="prometheus", datasource_uid="p",
@@ -59,3 +61,14 @@ def test_a_page_escapes_what_it_shows_and_loads_nothing() -> None:
     assert "<b>x</b>" not in page
     assert "<script" not in page
     assert 'http-equiv="Content-Security-Policy"' in page
+
+
+def test_the_text_counts_firings_in_words_that_agree_with_their_number() -> None:
+    one = [(START + 600 + 60 * i, 9.0) for i in range(5)]
+    review = review_of({(("env", "prod"),): one})
+    fired = (Firing((("env", "prod"),), START + 600, START + 900, START + 600),)
+    lines = output.rule_text(replace(review, actual=Actual(fired, "Prometheus ALERTS")), "tracklog.yaml", "1/week")
+    assert "  would have fired   1 time, 3m in all, median 3m, 0 flaps (refired within 4m)" in lines
+    assert "  actually fired     1 time, 5m in all (Prometheus ALERTS)" in lines
+    two = replace(review, actual=Actual(fired * 2, "Prometheus ALERTS"))
+    assert "  actually fired     2 times, 10m in all (Prometheus ALERTS)" in output.rule_text(two, "x", "1/week")
