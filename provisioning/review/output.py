@@ -36,8 +36,12 @@ def _when(t: float) -> str:
     return format_ns(int(t * NS), 0)
 
 
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
 def _times(n: int) -> str:
-    return f"{n} time{'s' if n != 1 else ''}"
+    return _plural(n, "time")
 
 
 def _fired(b: Backtest) -> str:
@@ -56,7 +60,7 @@ def _dist(d: Distribution) -> str:
 def _outcome(o: Outcome, budget: str) -> str:
     caught = len(o.caught)
     marked = caught + len(o.missed)
-    text = f"{o.firings} firing{'s' if o.firings != 1 else ''} (budget {budget})"
+    text = f"{_plural(o.firings, 'firing')} (budget {budget})"
     if marked:
         text += f", catches {caught}/{marked} marked incidents"
     return text
@@ -99,7 +103,7 @@ def rule_text(r: RuleReview, config_name: str, budget: str, max_label_sets: int 
             lines.append(f"                     misses {', '.join(s.suggested.missed)}")
             if s.catch_all is not None:
                 lines.append(f"                     catching every marked incident needs {rule.op} "
-                             f"{number(s.catch_all.threshold)}: {s.catch_all.firings} firings")
+                             f"{number(s.catch_all.threshold)}: {_plural(s.catch_all.firings, 'firing')}")
             else:
                 lines.append("                     no threshold on this signal catches every marked incident")
         if r.key is not None:

@@ -56,14 +56,17 @@ def parse_budget(text: str) -> Budget:
 
 @dataclass(frozen=True)
 class Incident:
-    """A window the user marked as a real incident (from a postmortem): the rule should fire within it."""
+    """A window the user marked as a real incident (from a postmortem): the rule should fire for it."""
 
     start: float
     end: float
     text: str
 
     def caught_by(self, fired: Sequence[Firing]) -> bool:
-        return any(f.start <= self.end and f.end >= self.start for f in fired)
+        """An alert that fired because of the incident: its condition held within the window (from when it went
+        pending) and held long enough to fire. With a `for` longer than the incident, that firing starts after the
+        window has closed, as the page did; an alert pending only after the window is another matter."""
+        return any(f.active_at <= self.end and f.end >= self.start for f in fired)
 
 
 def parse_incident(text: str, now_ns: int) -> Incident:

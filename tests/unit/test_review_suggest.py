@@ -95,6 +95,16 @@ def test_for_is_applied_when_counting_firings() -> None:
     assert s.current.firings == 0
 
 
+def test_an_incident_shorter_than_for_is_caught_by_the_alert_it_set_pending() -> None:
+    # the signal is over 5 from minute 100 to 109; `for` 5m fires at 105 and the marked window ends at 103
+    data = spikes({100: 9.0}, width=10)
+    s = suggest(data, ">", 5, STEP, 5 * STEP, (0, 600 * STEP), parse_budget("1/10h"),
+                [Incident(99 * STEP, 103 * STEP, "short"), Incident(90 * STEP, 99 * STEP, "before")])
+    assert s.current.firings == 1
+    assert s.current.caught == ("short",)
+    assert s.current.missed == ("before",)
+
+
 def test_lower_is_more_sensitive_for_less_than_rules() -> None:
     data = spikes({100: 0.0, 300: 0.2}, base=5)
     s = suggest(data, "<=", 0.3, STEP, 0, (0, 600 * STEP), parse_budget(f"1/{600 * 60}s"),
