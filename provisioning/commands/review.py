@@ -14,6 +14,7 @@ from provisioning.review import (
     alerts,
     alerts_html,
     output,
+    retention,
     retention_read,
     retention_view,
     schema_read,
@@ -97,7 +98,7 @@ def run_alerts(args: argparse.Namespace) -> int:
 
 def run_retention(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
-    days = max(1, round(timerange.parse_duration(args.since) / timerange.NS / retention_read.DAY))
+    days = max(1, round(timerange.parse_duration(args.since) / timerange.NS / retention.DAY))
     query_log = args.query_log or retention_read.default_query_log(cfg)
     result = retention_read.review(cfg, time.time(), days, args.price_gb_month, args.s3_price_gb_month, query_log,
                                    args.prefix)

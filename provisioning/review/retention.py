@@ -12,6 +12,7 @@ from provisioning.config import Config
 from provisioning.selector import parse as parse_selector
 
 DAY = 86_400.0
+HOUR = 3_600.0
 GB = 1e9
 
 
@@ -25,13 +26,13 @@ class Group:
     lines_per_day: tuple[float, ...]
     retention_seconds: int | None  # None: no rule of tracklog.yaml matches (Loki's global retention applies)
     rule: str  # the matching rule's selector and place, e.g. '{log_type="application"} (tracklog.yaml:52)'
+    seen_seconds: float = 0.0  # from the start of the first hour with any bytes to the end of the range
 
     @property
-    def days_seen(self) -> int:
-        """Days from the first with any bytes to the end: a service that started logging 2 days ago is averaged over
-        those 2 days, not the whole range."""
-        first = next((i for i, v in enumerate(self.bytes_per_day) if v), len(self.bytes_per_day))
-        return len(self.bytes_per_day) - first
+    def days_seen(self) -> float:
+        """Days from the first hour with any bytes to the end: a service that started logging 2 days ago, or 3 hours
+        ago, is averaged over those 2 days or 3 hours, not the whole range."""
+        return self.seen_seconds / DAY
 
     @property
     def average_bytes(self) -> float:
@@ -98,33 +99,40 @@ def rule_labels(config: Config) -> list[str]:
 
 def groups(config: Config, bytes_series: Mapping[tuple[tuple[str, str], ...], Sequence[float]],
            lines_series: Mapping[tuple[tuple[str, str], ...], Sequence[float]], days: int) -> list[Group]:
-    """Per log type and service, summed over the finer series; each finer series keeps its own rule's retention, so
-    a group's retention is its bytes-weighted one (exactly one rule when the rules split no further)."""
-    acc: dict[tuple[str, str], dict] = defaultdict(lambda: {"bytes": [0.0] * days, "lines": [0.0] * days,
+    """Per log type and service, summed over the finer series (each a value per hour of the ``days`` days, oldest
+    first); each finer series keeps its own rule's retention, so a group's retention is its bytes-weighted one
+    (exactly one rule when the rules split no further)."""
+    hours = days * 24
+    acc: dict[tuple[str, str], dict] = defaultdict(lambda: {"bytes": [0.0] * hours, "lines": [0.0] * hours,
                                                             "kept": 0.0, "rules": set(), "none": False})
-    for labels, per_day in bytes_series.items():
+    for labels, per_hour in bytes_series.items():
         as_dict = dict(labels)
         entry = acc[(as_dict.get("log_type", ""), as_dict.get("service", ""))]
-        for i, v in enumerate(per_day[:days]):
+        for i, v in enumerate(per_hour[:hours]):
             entry["bytes"][i] += v
         seconds, rule = retention_of(config, as_dict)
         entry["rules"].add(rule)
         if seconds is None:
             entry["none"] = True
         else:
-            entry["kept"] += sum(per_day) * seconds
-    for labels, per_day in lines_series.items():
+            entry["kept"] += sum(per_hour) * seconds
+    for labels, per_hour in lines_series.items():
         as_dict = dict(labels)
         entry = acc[(as_dict.get("log_type", ""), as_dict.get("service", ""))]
-        for i, v in enumerate(per_day[:days]):
+        for i, v in enumerate(per_hour[:hours]):
             entry["lines"][i] += v
     out = []
     for (log_type, service), e in sorted(acc.items()):
         total = sum(e["bytes"])
         seconds = None if e["none"] or not total else round(e["kept"] / total)
-        out.append(Group(log_type, service, tuple(e["bytes"]), tuple(e["lines"]), seconds,
-                         " + ".join(sorted(e["rules"]))))
+        first = next((i for i, v in enumerate(e["bytes"]) if v), hours)
+        out.append(Group(log_type, service, _by_day(e["bytes"]), _by_day(e["lines"]), seconds,
+                         " + ".join(sorted(e["rules"])), (hours - first) * HOUR))
     return out
+
+
+def _by_day(per_hour: Sequence[float]) -> tuple[float, ...]:
+    return tuple(sum(per_hour[i:i + 24]) for i in range(0, len(per_hour), 24))
 
 
 def suggest(config: Config, all_groups: Sequence[Group], lookback: Mapping[str, tuple[int, float]],

@@ -14,25 +14,27 @@ from provisioning.errors import TracklogError
 from provisioning.review import querylog, retention
 from provisioning.review.backtest import LabelSet
 from provisioning.review.history import LokiSource
-from provisioning.review.retention import DAY, RetentionReview, rule_labels
+from provisioning.review.retention import HOUR, RetentionReview, rule_labels
 
 LOG_TYPES = ("application", "system", "audit", "security")
 
 
-def per_day(source: LokiSource, config: Config, end: float, days: int,
-            fn: str) -> dict[LabelSet, list[float]]:
-    """``fn`` (bytes_over_time or count_over_time) of every stream per day over the ``days`` days before ``end``,
-    summed by log type, service and the labels retention rules match on; the last day ends at ``end``."""
+def per_hour(source: LokiSource, config: Config, end: float, days: int,
+             fn: str) -> dict[LabelSet, list[float]]:
+    """``fn`` (bytes_over_time or count_over_time) of every stream per hour over the ``days`` days before ``end``,
+    summed by log type, service and the labels retention rules match on; the last hour ends at ``end``. Hours, not
+    days, so that a service that began logging within the range is averaged over the time since it began."""
     by = ", ".join(rule_labels(config))
-    query = f'sum by ({by}) ({fn}({{log_type=~".+"}}[1d]))'
-    series = source.range(query, end - (days - 1) * DAY, end, DAY, align=False)
+    query = f'sum by ({by}) ({fn}({{log_type=~".+"}}[1h]))'
+    hours = days * 24
+    first = end - (hours - 1) * HOUR
+    series = source.range(query, first, end, HOUR, align=False)
     out: dict[LabelSet, list[float]] = {}
-    first = end - (days - 1) * DAY
     for labels, samples in series.items():
-        row = [0.0] * days
+        row = [0.0] * hours
         for t, v in samples:
-            index = round((t - first) / DAY)
-            if 0 <= index < days:
+            index = round((t - first) / HOUR)
+            if 0 <= index < hours:
                 row[index] = v
         out[labels] = row
     return out
@@ -110,8 +112,8 @@ def review(config: Config, end: float, days: int, loki_price: float, s3_price: f
         HistoryError: Loki could not answer.
     """
     source = LokiSource(config)
-    groups = retention.groups(config, per_day(source, config, end, days, "bytes_over_time"),
-                              per_day(source, config, end, days, "count_over_time"), days)
+    groups = retention.groups(config, per_hour(source, config, end, days, "bytes_over_time"),
+                              per_hour(source, config, end, days, "count_over_time"), days)
     ratio = compression(config)
     archived, archive_note = archive_bytes(config, prefix)
     reach, lookback_note = lookback(query_log)

@@ -18,6 +18,10 @@ def _days(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds / DAY:g}d"
 
 
+def _span(days: float) -> str:
+    return f"{days * 24:.0f}h" if days < 2 else f"{days:.1f}d"
+
+
 def text(r: RetentionReview) -> str:
     ratio = f"{r.compression:.1f}x (Loki's chunk compression ratio)" if r.compression else "unknown: raw bytes"
     out = [f"review retention: the last {r.days} days, Loki at ${r.loki_price}/GB-month, S3 at ${r.s3_price}/GB-month, "
@@ -35,6 +39,12 @@ def text(r: RetentionReview) -> str:
                    f"{_size(stored) if stored is not None else '-':>10} "
                    f"{f'{cost:.2f}' if cost is not None else '-':>8}  {g.rule}")
     out.append(f"Loki at steady state: ${total:.2f}/month")
+    young = [g for g in r.groups if 0 < g.days_seen < r.days]
+    if young:
+        named = [f"{g.log_type} {g.service} {_span(g.days_seen)}" for g in young]
+        more = f" and {len(named) - 6} more (--output json: days_seen)" if len(named) > 6 else ""
+        out.append(f"began logging within the range, so averaged since (from the start of their first hour): "
+                   f"{', '.join(named[:6])}{more}")
     out.append("")
     if r.archive_bytes:
         for log_type, n in sorted(r.archive_bytes.items()):
@@ -56,7 +66,8 @@ def as_json(r: RetentionReview) -> dict[str, Any]:
         "days": r.days, "compression": r.compression, "loki_price_gb_month": r.loki_price,
         "s3_price_gb_month": r.s3_price,
         "groups": [{"log_type": g.log_type, "service": g.service, "bytes_per_day": list(g.bytes_per_day),
-                    "lines_per_day": list(g.lines_per_day), "retention_seconds": g.retention_seconds, "rule": g.rule,
+                    "lines_per_day": list(g.lines_per_day), "days_seen": g.days_seen,
+                    "retention_seconds": g.retention_seconds, "rule": g.rule,
                     "steady_raw_bytes": g.steady_bytes,
                     "steady_stored_bytes": None if g.steady_bytes is None else r.stored_bytes(g.steady_bytes)}
                    for g in r.groups],

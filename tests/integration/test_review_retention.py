@@ -18,7 +18,7 @@ PER_DAY = (40, 70, 100)  # lines on each of the last three days, oldest first
 
 
 @pytest.fixture(scope="module")
-def service(loki_url: str) -> tuple[str, list[int]]:
+def service(loki_url: str) -> tuple[str, list[int], int]:
     name = f"it-retention-{time.time_ns() % 10**8}"
     now = time.time_ns()
     values, sizes = [], [0, 0, 0]
@@ -37,12 +37,14 @@ def service(loki_url: str) -> tuple[str, list[int]]:
         return bool(answer) and int(answer[0]["value"][1]) == sum(PER_DAY)
 
     wait_for(stored, what=f"{sum(PER_DAY)} lines of {name} in Loki")
-    return name, sizes
+    return name, sizes, now
 
 
-def test_each_days_lines_and_bytes_are_what_was_pushed(service: tuple[str, list[int]],
+def test_each_days_lines_and_bytes_are_what_was_pushed(service: tuple[str, list[int], int],
                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    name, sizes = service
+    name, sizes, pushed_at = service
+    first = pushed_at - 2.5 * DAY * NS  # the first line: the middle of the range's first day
+    before = time.time_ns()
     code = cli.main(["--config", str(ROOT / "tracklog.yaml"), "review", "retention", "--since", "3d",
                      "--price-gb-month", "0.05", "--output", "json"])
     assert code == 0
@@ -51,7 +53,10 @@ def test_each_days_lines_and_bytes_are_what_was_pushed(service: tuple[str, list[
     assert group["lines_per_day"] == list(PER_DAY)
     assert group["bytes_per_day"] == sizes
     assert group["retention_seconds"] == 30 * DAY
-    assert group["steady_raw_bytes"] == pytest.approx(sum(sizes) / 3 * 30)
+    after = time.time_ns()
+    # averaged from the start of the hour that holds the first line to the end of the review's range
+    assert (before - first) / NS / DAY <= group["days_seen"] <= ((after - first) / NS + 3600) / DAY
+    assert group["steady_raw_bytes"] == pytest.approx(sum(sizes) / group["days_seen"] * 30)
     assert group["rule"].startswith('{log_type="application"} (tracklog.yaml:')
     assert report["loki_price_gb_month"] == 0.05
     assert "query" in report["lookback_note"]  # read or said why not

@@ -27,19 +27,34 @@ def test_each_stream_gets_its_log_types_rule(cfg: config.Config) -> None:
     assert retention.retention_of(cfg, {"log_type": "debug"}) == (None, "no rule: Loki's global retention")
 
 
-def test_groups_sum_finer_series_and_average_from_the_first_day_seen(cfg: config.Config) -> None:
+def hourly(per_day: list[float], first_hour: int = 0) -> list[float]:
+    """Each day's value in one hour of it (``first_hour`` of the day), the other hours empty."""
+    return [v if h == first_hour else 0.0 for v in per_day for h in range(24)]
+
+
+def test_groups_sum_finer_series_by_day_and_average_from_the_first_hour_seen(cfg: config.Config) -> None:
     app = label_set({"log_type": "application", "service": "api", "level": "info"})
     app_err = label_set({"log_type": "application", "service": "api", "level": "error"})
-    [group] = retention.groups(cfg, {app: [0, 100, 300], app_err: [0, 0, 100]}, {app: [0, 1, 3], app_err: [0, 0, 1]}, 3)
+    [group] = retention.groups(cfg, {app: hourly([0, 100, 300], 12), app_err: hourly([0, 0, 100], 12)},
+                               {app: hourly([0, 1, 3], 12), app_err: hourly([0, 0, 1], 12)}, 3)
     assert (group.bytes_per_day, group.lines_per_day) == ((0, 100, 400), (0, 1, 4))
-    assert group.days_seen == 2
-    assert group.average_bytes == 250
+    assert group.days_seen == 1.5  # from hour 12 of the second day to the end of the third
+    assert group.average_bytes == 500 / 1.5
     assert group.retention_seconds == 30 * DAY
-    assert group.steady_bytes == 250 * 30
+    assert group.steady_bytes == pytest.approx(500 / 1.5 * 30)
+
+
+def test_a_service_that_began_logging_an_hour_ago_is_not_averaged_over_the_week(cfg: config.Config) -> None:
+    new = label_set({"log_type": "system", "service": "new"})
+    old = label_set({"log_type": "system", "service": "old"})
+    week = [0.0] * (7 * 24 - 1) + [240.0]
+    [newer, older] = retention.groups(cfg, {new: week, old: [10.0] * (7 * 24)}, {}, 7)
+    assert (newer.service, newer.days_seen, newer.average_bytes) == ("new", 1 / 24, 240 * 24)
+    assert (older.service, older.days_seen, older.average_bytes) == ("old", 7, 240)
 
 
 def test_a_log_type_read_back_2_days_but_kept_30_gets_a_suggestion(cfg: config.Config) -> None:
-    group = retention.Group("application", "api", (1e9, 1e9), (1, 1), int(30 * DAY), "r")
+    group = retention.Group("application", "api", (1e9, 1e9), (1, 1), int(30 * DAY), "r", seen_seconds=2 * DAY)
     [s] = retention.suggest(cfg, [group], {"application": (50, 1.5 * DAY)}, compression=10.0, price=0.023)
     assert (s.suggested_days, s.retention_days, s.queries) == (2, 30, 50)
     assert s.saved_gb == pytest.approx(1e9 * 28 / 10 / 1e9)
