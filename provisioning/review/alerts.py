@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from provisioning.config import Config
 from provisioning.review import actual as actual_mod
@@ -93,6 +94,7 @@ class Sources:
     loki: Source
     cache: dict[tuple[str, str, float], Series] = field(default_factory=dict)
     coverage: dict[float, set[float] | None] = field(default_factory=dict)  # interval -> times Prometheus scraped
+    fired: dict[float, Series | HistoryError] = field(default_factory=dict)  # interval -> ALERTS of the rules
 
     def series(self, rule: ReviewRule, start: float, end: float) -> Series:
         key = (rule.datasource, rule.tenant, rule.query, rule.interval)
@@ -122,6 +124,19 @@ class Sources:
             return series
         kept = {labels: [(t, v) for t, v in samples if t in times] for labels, samples in series.items()}
         return {labels: samples for labels, samples in kept.items() if samples}
+
+    def alerts(self, rules: Sequence[ReviewRule], interval: float, start: float, end: float) -> Series:
+        """Prometheus's firing ``ALERTS`` of every reviewed Prometheus rule evaluated at ``interval``, read once."""
+        if interval not in self.fired:
+            names = [r.name for r in rules if r.datasource == "prometheus" and r.interval == interval]
+            try:
+                self.fired[interval] = self.prometheus.range(actual_mod.selector(names), start, end, interval)
+            except HistoryError as exc:
+                self.fired[interval] = exc
+        read = self.fired[interval]
+        if isinstance(read, HistoryError):
+            raise read
+        return read
 
     @property
     def queries(self) -> int:
@@ -196,8 +211,9 @@ def review(config: Config, sources: Sources, start: float, end: float, *, only: 
         else:
             note = "no data: the query returned no series over the range"
         out.append(RuleReview(
-            rule=rule, backtest=result, actual=actual_mod.actual(rule, sources.prometheus, start, end, loaded,
-                                                                   lambda series: select(series, match)),
+            rule=rule, backtest=result,
+            actual=actual_mod.actual(rule, sources.prometheus, start, end, loaded, lambda series: select(series, match),
+                                     partial(sources.alerts, reviewed, rule.interval, start, end)),
             overall=stats.overall(series), by_labels=stats.by_labels(series), suggestion=suggestion, note=note,
             key=keys.get(rule.title), changed=rule.title in changed, before=before))
     notes = []

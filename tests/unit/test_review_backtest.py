@@ -117,3 +117,36 @@ def test_what_actually_fired_is_read_for_the_matched_series_only() -> None:
                                     lambda series: select(series, [("env", "=", "demo")]))
     assert len(everything.firings) == 2
     assert len(demo.firings) == 1
+
+
+def test_alerts_are_read_once_per_interval_and_told_apart_by_name_and_labels() -> None:
+    from provisioning.review import actual
+    from provisioning.review.alerts import Sources
+    from provisioning.review.rules import ReviewRule
+
+    def rule(name: str, interval: float = 60.0, **labels: str) -> ReviewRule:
+        return ReviewRule(name=name, title=f"{name} {labels}", group="g", datasource="prometheus",
+                          datasource_uid="prometheus", query="q", op=">", threshold=1.0, hold=0.0, interval=interval,
+                          labels=labels, expr="q > 1")
+
+    stopped_api, stopped_web = rule("Stopped", service="api"), rule("Stopped", service="web")
+    errors, slow = rule("Errors"), rule("Slow", interval=30.0)
+
+    class Prometheus:
+        url = "http://prometheus"
+        queries: list[tuple[str, float]] = []
+
+        def range(self, query: str, start: float, end: float, step: float) -> dict:
+            self.queries.append((query, step))
+            return {(("alertname", "Stopped"), ("alertstate", "firing"), ("service", "web")): [(60.0, 1.0)],
+                    (("alertname", "Errors"), ("alertstate", "firing"), ("env", "prod")): [(60.0, 1.0), (120.0, 1.0)]}
+
+    prometheus = Prometheus()
+    sources = Sources(prometheus, loki=None)
+    reviewed = [stopped_api, stopped_web, errors, slow]
+    found = {r.title: actual.actual(r, prometheus, 0.0, 600.0, None, None,
+                                    lambda r=r: sources.alerts(reviewed, r.interval, 0.0, 600.0)) for r in reviewed}
+    assert prometheus.queries == [('ALERTS{alertstate="firing", alertname=~"Errors|Stopped"}', 60.0),
+                                  ('ALERTS{alertstate="firing", alertname="Slow"}', 30.0)]
+    assert [len(found[r.title].firings) for r in reviewed] == [0, 1, 1, 0]
+    assert found[errors.title].firings[0].labels == (("env", "prod"),)
