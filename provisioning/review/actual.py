@@ -1,7 +1,11 @@
-"""What actually fired, beside the backtest: Prometheus's ``ALERTS`` series for its rules.
+"""What actually fired, beside the backtest: Prometheus's ``ALERTS`` series.
 
-Loki 2.2.1's ruler keeps alert state in memory only (no remote write of ``ALERTS`` before Loki 2.3), and
-Alertmanager's API lists current alerts, not a history: for Loki rules there is nothing to read back over a range.
+Prometheus writes ``ALERTS{alertname, alertstate, <the rule's and the series' labels>}`` for each of its alerts at
+every evaluation (prometheus/rules/alerting.go). Loki's ruler runs the same Prometheus rules manager, and from
+Loki 2.3 it can remote-write what that manager appends (pkg/ruler/compat.go hands it the remote-write registry,
+pkg/ruler/registry.go), so a ruler that writes to this Prometheus leaves the same series for LogQL rules; Loki 2.2.1's
+keeps alert state in memory only (the ruler docs' "Metrics backends vs in-memory"). Alertmanager's API lists current
+alerts, not a history. So: ALERTS for Prometheus rules, and for Loki rules when Prometheus holds any.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from provisioning.review.backtest import Firing, LabelSet, intervals_of
 from provisioning.review.history import HistoryError, PrometheusSource, Series
 from provisioning.review.rules import ReviewRule
 
-LOKI_UNAVAILABLE = ("not queryable: Loki 2.2.1's ruler keeps alert state in memory and cannot remote-write ALERTS "
-                    "(Loki 2.3+ can, into Prometheus)")
+LOKI_NOT_RECORDED = ("not recorded: Prometheus holds no ALERTS of any Loki rule over the range (Loki 2.2.1's ruler "
+                     "keeps alert state in memory; a ruler that remote-writes to this Prometheus would show here)")
+LOKI_RECORDED = "Prometheus ALERTS, written by the Loki ruler"
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,17 @@ def of_rule(series: Series, rule: ReviewRule) -> Series:
     return {labels: samples for labels, samples in series.items() if mine(labels)}
 
 
+def _fired(series: Series, rule: ReviewRule, end: float, keep: Callable[[Series], Series] | None) -> tuple[Firing, ...]:
+    series = of_rule(series, rule)
+    if keep is not None:
+        series = keep(series)
+    drop = {"alertstate", "alertname", *rule.labels}
+    merged: dict = {}
+    for labels, samples in series.items():
+        merged.setdefault(tuple((k, v) for k, v in labels if k not in drop), []).extend(samples)
+    return tuple(intervals_of(merged, rule.interval, end))
+
+
 def prometheus_actual(source: PrometheusSource, rule: ReviewRule, start: float, end: float,
                       loaded: set[str] | None, keep: Callable[[Series], Series] | None = None,
                       read: Callable[[], Series] | None = None) -> Actual:
@@ -47,22 +63,30 @@ def prometheus_actual(source: PrometheusSource, rule: ReviewRule, start: float, 
         series = read() if read is not None else source.range(selector([rule.name]), start, end, rule.interval)
     except HistoryError as exc:
         return Actual(None, f"ALERTS unreadable: {exc}")
-    series = of_rule(series, rule)
-    if keep is not None:
-        series = keep(series)
-    drop = {"alertstate", "alertname", *rule.labels}
-    merged: dict = {}
-    for labels, samples in series.items():
-        merged.setdefault(tuple((k, v) for k, v in labels if k not in drop), []).extend(samples)
-    fired = tuple(intervals_of(merged, rule.interval, end))
+    fired = _fired(series, rule, end, keep)
     if not fired and loaded is not None and rule.name not in loaded:
         return Actual(None, f"unknown: Prometheus at {source.url} has not loaded {rule.name} (run `tracklog apply`)")
     return Actual(fired, "Prometheus ALERTS")
 
 
+def loki_actual(rule: ReviewRule, end: float, read: Callable[[], Series], recorded: Callable[[], bool],
+                keep: Callable[[Series], Series] | None = None) -> Actual:
+    """A Loki rule's firings from the ALERTS its ruler wrote to Prometheus; ``recorded``: whether Prometheus holds
+    ALERTS of any Loki rule over the range (if not, none is written there, and no count can be told)."""
+    try:
+        series = read()
+    except HistoryError as exc:
+        return Actual(None, f"ALERTS unreadable: {exc}")
+    if not recorded():
+        return Actual(None, LOKI_NOT_RECORDED)
+    return Actual(_fired(series, rule, end, keep), LOKI_RECORDED)
+
+
 def actual(rule: ReviewRule, prometheus: PrometheusSource, start: float, end: float,
            loaded: set[str] | None, keep: Callable[[Series], Series] | None = None,
-           read: Callable[[], Series] | None = None) -> Actual:
+           read: Callable[[], Series] | None = None, loki_recorded: Callable[[], bool] | None = None) -> Actual:
     if rule.datasource == "prometheus":
         return prometheus_actual(prometheus, rule, start, end, loaded, keep, read)
-    return Actual(None, LOKI_UNAVAILABLE)
+    if read is None or loki_recorded is None:
+        return Actual(None, LOKI_NOT_RECORDED)
+    return loki_actual(rule, end, read, loki_recorded, keep)

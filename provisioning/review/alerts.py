@@ -95,6 +95,7 @@ class Sources:
     cache: dict[tuple[str, str, float], Series] = field(default_factory=dict)
     coverage: dict[float, set[float] | None] = field(default_factory=dict)  # interval -> times Prometheus scraped
     fired: dict[float, Series | HistoryError] = field(default_factory=dict)  # interval -> ALERTS of the rules
+    loki_alerts: bool | None = None  # whether Prometheus holds ALERTS of any Loki rule (None: not looked yet)
 
     def series(self, rule: ReviewRule, start: float, end: float) -> Series:
         key = (rule.datasource, rule.tenant, rule.query, rule.interval)
@@ -126,9 +127,10 @@ class Sources:
         return {labels: samples for labels, samples in kept.items() if samples}
 
     def alerts(self, rules: Sequence[ReviewRule], interval: float, start: float, end: float) -> Series:
-        """Prometheus's firing ``ALERTS`` of every reviewed Prometheus rule evaluated at ``interval``, read once."""
+        """Prometheus's firing ``ALERTS`` of every reviewed rule evaluated at ``interval``, read once (Loki rules'
+        too: a Loki ruler that remote-writes leaves them there)."""
         if interval not in self.fired:
-            names = [r.name for r in rules if r.datasource == "prometheus" and r.interval == interval]
+            names = [r.name for r in rules if r.interval == interval]
             try:
                 self.fired[interval] = self.prometheus.range(actual_mod.selector(names), start, end, interval)
             except HistoryError as exc:
@@ -137,6 +139,20 @@ class Sources:
         if isinstance(read, HistoryError):
             raise read
         return read
+
+    def loki_recorded(self, rules: Sequence[ReviewRule], start: float, end: float) -> bool:
+        """Whether Prometheus holds ALERTS of any reviewed Loki rule over the range."""
+        if self.loki_alerts is None:
+            loki = [r for r in rules if r.datasource != "prometheus"]
+            found = False
+            for interval in sorted({r.interval for r in loki}):
+                try:
+                    series = self.alerts(rules, interval, start, end)
+                except HistoryError:
+                    continue
+                found = found or any(actual_mod.of_rule(series, r) for r in loki if r.interval == interval)
+            self.loki_alerts = found
+        return self.loki_alerts
 
     @property
     def queries(self) -> int:
@@ -213,7 +229,8 @@ def review(config: Config, sources: Sources, start: float, end: float, *, only: 
         out.append(RuleReview(
             rule=rule, backtest=result,
             actual=actual_mod.actual(rule, sources.prometheus, start, end, loaded, lambda series: select(series, match),
-                                     partial(sources.alerts, reviewed, rule.interval, start, end)),
+                                     partial(sources.alerts, reviewed, rule.interval, start, end),
+                                     partial(sources.loki_recorded, reviewed, start, end)),
             overall=stats.overall(series), by_labels=stats.by_labels(series), suggestion=suggestion, note=note,
             key=keys.get(rule.title), changed=rule.title in changed, before=before))
     notes = []

@@ -10,21 +10,20 @@ from __future__ import annotations
 import http.server
 import json
 import shutil
-import socket
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
-import requests
 
 from provisioning import cli
 from provisioning.review import actual, alerts
 from provisioning.review.history import PrometheusSource
 from provisioning.review.rules import ReviewRule
 from provisioning.timerange import format_ns, parse_time
-from tests.integration.conftest import ROOT, wait_for
+from tests.integration.conftest import ROOT
+from tests.integration.ownprometheus import own_prometheus
 
 pytestmark = pytest.mark.skipif(not (shutil.which("prometheus") and shutil.which("promtool")),
                                 reason="Debian's prometheus package (prometheus, promtool) is not installed")
@@ -35,12 +34,6 @@ ENV = "review-it"
 # 12 min (1.7 %: over 1, under 2); the blip 30 for one minute (rate over 5m stays under 1 %).
 INCIDENT, MINOR, BLIP = (600, 620, 60), (1500, 1512, 17), (2200, 2201, 30)
 HISTORY_MINUTES = 2 * 24 * 60
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _openmetrics(start: int) -> str:
@@ -97,32 +90,15 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, history_start: int) -> 
     gauge = Gauge()
     (base / "rules.yaml").write_text(json.dumps({"groups": [{"name": "review-test", "interval": "1s", "rules": [
         {"alert": "ReviewSignalHigh", "expr": "review_signal > 5", "for": "3s"}]}]}))
-    (base / "prometheus.yml").write_text(json.dumps({
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(base / "rules.yaml")],
-        "scrape_configs": [{"job_name": "review", "static_configs": [
-            {"targets": [f"127.0.0.1:{gauge.server_address[1]}"]}]}]}))
-    port = _free_port()
-    log = (base / "prometheus.log").open("w")
-    proc = subprocess.Popen(["prometheus", f"--config.file={base / 'prometheus.yml'}",
-                             f"--storage.tsdb.path={base / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        try:
-            return requests.get(f"{url}/-/ready", timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
-
+    config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+              "rule_files": [str(base / "rules.yaml")],
+              "scrape_configs": [{"job_name": "review", "static_configs": [
+                  {"targets": [f"127.0.0.1:{gauge.server_address[1]}"]}]}]}
     try:
-        wait_for(ready, timeout=60, what=f"the test's Prometheus at {url}")
-        yield url, gauge
+        with own_prometheus(base, config) as url:
+            yield url, gauge
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
         gauge.shutdown()
-        log.close()
 
 
 def _review(url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], start: int,
