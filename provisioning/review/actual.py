@@ -53,40 +53,25 @@ def _fired(series: Series, rule: ReviewRule, end: float, keep: Callable[[Series]
     return tuple(intervals_of(merged, rule.interval, end))
 
 
-def prometheus_actual(source: PrometheusSource, rule: ReviewRule, start: float, end: float,
-                      loaded: set[str] | None, keep: Callable[[Series], Series] | None = None,
-                      read: Callable[[], Series] | None = None) -> Actual:
-    """The firing intervals Prometheus recorded for ``rule`` (its ``ALERTS`` series, sampled at the interval);
-    ``keep`` picks the series the review looks at (``--match``), as it does for the backtest's; ``read`` gives
-    ALERTS read once for several rules (default: this rule's alone)."""
-    try:
-        series = read() if read is not None else source.range(selector([rule.name]), start, end, rule.interval)
-    except HistoryError as exc:
-        return Actual(None, f"ALERTS unreadable: {exc}")
-    fired = _fired(series, rule, end, keep)
-    if not fired and loaded is not None and rule.name not in loaded:
-        return Actual(None, f"unknown: Prometheus at {source.url} has not loaded {rule.name} (run `tracklog apply`)")
-    return Actual(fired, "Prometheus ALERTS")
-
-
-def loki_actual(rule: ReviewRule, end: float, read: Callable[[], Series], recorded: Callable[[], bool],
-                keep: Callable[[Series], Series] | None = None) -> Actual:
-    """A Loki rule's firings from the ALERTS its ruler wrote to Prometheus; ``recorded``: whether Prometheus holds
-    ALERTS of any Loki rule over the range (if not, none is written there, and no count can be told)."""
-    try:
-        series = read()
-    except HistoryError as exc:
-        return Actual(None, f"ALERTS unreadable: {exc}")
-    if not recorded():
-        return Actual(None, LOKI_NOT_RECORDED)
-    return Actual(_fired(series, rule, end, keep), LOKI_RECORDED)
-
-
 def actual(rule: ReviewRule, prometheus: PrometheusSource, start: float, end: float,
            loaded: set[str] | None, keep: Callable[[Series], Series] | None = None,
            read: Callable[[], Series] | None = None, loki_recorded: Callable[[], bool] | None = None) -> Actual:
-    if rule.datasource == "prometheus":
-        return prometheus_actual(prometheus, rule, start, end, loaded, keep, read)
-    if read is None or loki_recorded is None:
-        return Actual(None, LOKI_NOT_RECORDED)
-    return loki_actual(rule, end, read, loki_recorded, keep)
+    """The firing intervals Prometheus recorded for ``rule`` (its ``ALERTS`` series, sampled at the interval).
+
+    ``keep`` picks the series the review looks at (``--match``), as it does for the backtest's; ``read`` gives ALERTS
+    read once for several rules (default: this rule's alone). For a Loki rule, ``loki_recorded`` says whether
+    Prometheus holds ALERTS of any Loki rule over the range (default: of this one); if not, its ruler writes none
+    there and no count can be told.
+    """
+    try:
+        series = read() if read is not None else prometheus.range(selector([rule.name]), start, end, rule.interval)
+    except HistoryError as exc:
+        return Actual(None, f"ALERTS unreadable: {exc}")
+    fired = _fired(series, rule, end, keep)
+    if rule.datasource != "prometheus":
+        recorded = loki_recorded() if loki_recorded is not None else bool(of_rule(series, rule))
+        return Actual(fired, LOKI_RECORDED) if recorded else Actual(None, LOKI_NOT_RECORDED)
+    if not fired and loaded is not None and rule.name not in loaded:
+        return Actual(None, f"unknown: Prometheus at {prometheus.url} has not loaded {rule.name} "
+                            "(run `tracklog apply`)")
+    return Actual(fired, "Prometheus ALERTS")

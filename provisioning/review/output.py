@@ -47,7 +47,7 @@ def _times(n: int) -> str:
 def _fired(b: Backtest) -> str:
     if not b.count:
         return "0 times"
-    flaps = f", {b.flaps} flap{'s' if b.flaps != 1 else ''} (refired within {duration(b.flap_window)})"
+    flaps = f", {_plural(b.flaps, 'flap')} (refired within {duration(b.flap_window)})"
     return (f"{_times(b.count)}, {duration(b.total_seconds)} in all, "
             f"median {duration(b.median_seconds)}{flaps}")
 

@@ -26,7 +26,7 @@ class Group:
     lines_per_day: tuple[float, ...]
     retention_seconds: int | None  # None: no rule of tracklog.yaml matches (Loki's global retention applies)
     rule: str  # the matching rule's selector and place, e.g. '{log_type="application"} (tracklog.yaml:52)'
-    seen_seconds: float = 0.0  # from the start of the first hour with any bytes to the end of the range
+    seen_seconds: float  # from the start of the first hour with any bytes to the end of the range
 
     @property
     def days_seen(self) -> float:

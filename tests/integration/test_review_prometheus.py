@@ -187,7 +187,7 @@ def test_the_backtest_matches_the_alerts_prometheus_fired(prometheus: tuple[str,
         time.sleep(seconds)
     end = time.time()
     source = PrometheusSource(url)
-    done = actual.prometheus_actual(source, rule, start, end, source.rule_names())
+    done = actual.actual(rule, source, start, end, source.rule_names())
     backtest = alerts.run_backtest(rule, source.range(rule.query, start, end, rule.interval), end)
     assert done.firings is not None
     assert len(done.firings) == 2

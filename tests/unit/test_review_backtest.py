@@ -112,9 +112,9 @@ def test_what_actually_fired_is_read_for_the_matched_series_only() -> None:
             return {labels("demo"): [(t, 1.0) for t in (60.0, 120.0, 180.0)],
                     labels("other"): [(t, 1.0) for t in range(600, 1200, 60)]}
 
-    everything = actual.prometheus_actual(Alerts(), rule, 0.0, 3600.0, None)
-    demo = actual.prometheus_actual(Alerts(), rule, 0.0, 3600.0, None,
-                                    lambda series: select(series, [("env", "=", "demo")]))
+    everything = actual.actual(rule, Alerts(), 0.0, 3600.0, None)
+    demo = actual.actual(rule, Alerts(), 0.0, 3600.0, None,
+                         lambda series: select(series, [("env", "=", "demo")]))
     assert len(everything.firings) == 2
     assert len(demo.firings) == 1
 
